@@ -1,0 +1,125 @@
+"""Every setting coord reads, with its default, in one place.
+
+Precedence: COORD_<KEY> in the environment, then coord.toml at the repository root, then the
+default below. Kept to stdlib (tomllib) because the per-prompt hook loads it on every turn.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from coord.errors import ConfigError, InvalidInputError
+from coord.identity import check_role_syntax
+
+CONFIG_FILE = "coord.toml"
+ENV_PREFIX = "COORD_"
+
+DEFAULT_ROLES: tuple[str, ...] = ("pm", "orchestrator", "backend", "frontend", "devops", "qa")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved settings of one repository. Field docs are rendered into README and rules."""
+
+    roles: tuple[str, ...] = DEFAULT_ROLES
+    main_role: str = "pm"
+    base_branch: str | None = None  # None: the branch checked out in the main worktree
+    worktree_dir: str = ".worktrees"
+    redis_url: str | None = None  # None: the repository's embedded server
+    namespace: str | None = None  # None: derived from the repository (see coord.repo)
+    presence_ttl_seconds: int = 300
+    stale_seconds: int = 300
+    heartbeat_seconds: int = 60
+    max_body_bytes: int = 65536
+    recent_notifications: int = 5
+    claim_ttl_seconds: int = 1800
+
+    def agent_roles(self) -> tuple[str, ...]:
+        """Roles that get a worktree of their own (all but the main role)."""
+        return tuple(r for r in self.roles if r != self.main_role)
+
+
+SETTING_HELP: dict[str, str] = {
+    "roles": "the roles agents may take (comma-separated in COORD_ROLES)",
+    "main_role": "the role that works in the main checkout instead of a worktree",
+    "base_branch": "branch agents start from and merge into (default: the main checkout's branch)",
+    "worktree_dir": "folder, relative to the repository root, that holds the agent worktrees",
+    "redis_url": "redis://, rediss:// or unix:// URL of a shared server (default: embedded)",
+    "namespace": "prefix of every Redis key (default: derived from the repository)",
+    "presence_ttl_seconds": "lifetime of a session's liveness key, refreshed by each heartbeat",
+    "stale_seconds": "a session whose last heartbeat is this old or older is stale",
+    "heartbeat_seconds": "how often a live session heartbeats",
+    "max_body_bytes": "largest message body accepted, in UTF-8 bytes",
+    "recent_notifications": "how many of the newest pending messages a notification summary shows",
+    "claim_ttl_seconds": "default lifetime of a file claim",
+}
+
+_INT_KEYS = {f.name for f in fields(Config) if f.type == "int"}
+_OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace"}
+
+
+def _coerce(key: str, value: object, source: str) -> object:
+    """Turn a raw TOML or environment value into the field's type, or say what is wrong."""
+    if key == "roles":
+        if isinstance(value, str):
+            items = [v.strip() for v in value.split(",") if v.strip()]
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            items = [v.strip() for v in value]
+        else:
+            raise ConfigError(f"{source}: roles must be a list of names", "e.g. roles = [\"pm\", \"backend\"]")
+        if not items:
+            raise ConfigError(f"{source}: roles is empty", "name at least the main role")
+        if len(set(items)) != len(items):
+            raise ConfigError(f"{source}: roles has duplicates", "list each role once")
+        for item in items:
+            try:
+                check_role_syntax(item)
+            except InvalidInputError as exc:
+                raise ConfigError(f"{source}: {exc.message}", exc.fix) from None
+        return tuple(items)
+    if key in _INT_KEYS:
+        try:
+            number = int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: {key} must be a whole number, got {value!r}", None) from None
+        if number <= 0:
+            raise ConfigError(f"{source}: {key} must be positive, got {number}", None)
+        return number
+    if not isinstance(value, str):
+        raise ConfigError(f"{source}: {key} must be a string, got {value!r}", None)
+    if key in _OPTIONAL_STR_KEYS and value == "":
+        return None
+    return value
+
+
+def load_config(root: Path | None, environ: Mapping[str, str] | None = None) -> Config:
+    """Resolve the settings for the repository at root (None: defaults and environment only)."""
+    environ = os.environ if environ is None else environ
+    known = {f.name for f in fields(Config)}
+    values: dict[str, object] = {}
+    if root is not None:
+        path = root / CONFIG_FILE
+        if path.is_file():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{path} is not valid TOML: {exc}", "fix or remove the file") from None
+            for key, raw in data.items():
+                if key not in known:
+                    raise ConfigError(f"{path}: unknown setting {key!r}", f"known: {', '.join(sorted(known))}")
+                values[key] = _coerce(key, raw, str(path))
+    for key in known:
+        env_key = ENV_PREFIX + key.upper()
+        if env_key in environ:
+            values[key] = _coerce(key, environ[env_key], env_key)
+    config = replace(Config(), **values)  # type: ignore[arg-type]
+    if config.main_role not in config.roles:
+        raise ConfigError(
+            f"main_role {config.main_role!r} is not one of the roles ({', '.join(config.roles)})",
+            "add it to roles or change main_role",
+        )
+    return config

@@ -1,0 +1,105 @@
+"""One exception hierarchy; every user-facing failure carries its exit code and a fix.
+
+The faces (tasks, hooks, MCP tools) turn a CoordError into one line and its code, so a
+user never sees a traceback for something they can correct.
+"""
+
+from __future__ import annotations
+
+
+class CoordError(Exception):
+    """Base of every error coord reports to a user. Subclasses fix the exit code."""
+
+    exit_code: int = 10
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def line(self) -> str:
+        """The single line printed to the user: what is wrong, then how to fix it."""
+        text = f"coord: {self.message}"
+        if self.fix:
+            text += f" ({self.fix})"
+        return text.replace("\n", " ")
+
+
+class MergeConflictError(CoordError):
+    """A merge would conflict; nothing was touched."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, fix: str | None = None, files: tuple[str, ...] = ()) -> None:
+        super().__init__(message, fix)
+        self.files = files
+
+
+class InvalidInputError(CoordError):
+    """A bad role, ref, type, body or option: the caller must change the input."""
+
+    exit_code = 2
+
+
+class NotFoundError(CoordError):
+    """A branch, worktree, role registration or message that does not exist."""
+
+    exit_code = 3
+
+
+class DirtyStateError(CoordError):
+    """Uncommitted work or a checkout on the wrong branch blocks a step that could lose it."""
+
+    exit_code = 4
+
+
+class StoreUnavailableError(CoordError):
+    """The coordination Redis cannot be reached."""
+
+    exit_code = 5
+
+
+class IdentityError(CoordError):
+    """The role is held by another live session, or the identity does not match the checkout."""
+
+    exit_code = 6
+
+
+class GitError(CoordError):
+    """git failed in a way coord did not expect; the message carries git's own words."""
+
+    exit_code = 7
+
+
+class ConfigError(CoordError):
+    """coord.toml or a COORD_<KEY> variable holds a value coord cannot use."""
+
+    exit_code = 8
+
+
+class EnvironmentProblemError(CoordError):
+    """Not inside a git repository, or a required program (claude, git) is missing."""
+
+    exit_code = 9
+
+
+class ConfirmationRequiredError(CoordError):
+    """A destructive step needs a flag or a terminal answer, and none was given."""
+
+    exit_code = 11
+
+
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "merge conflict (nothing was changed; the conflicting files are listed)",
+    2: "invalid input or usage (bad role, ref, message type or body)",
+    3: "not found (branch, worktree, registration)",
+    4: "uncommitted changes or wrong branch block the step",
+    5: "the coordination Redis cannot be reached",
+    6: "identity refused (role held by another live session, or wrong checkout)",
+    7: "unexpected git failure",
+    8: "bad configuration (coord.toml or COORD_<KEY>)",
+    9: "environment problem (not a git repository, a program missing)",
+    10: "other coord error",
+    11: "confirmation required (pass --yes, --merge or --abandon)",
+}

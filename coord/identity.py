@@ -1,0 +1,101 @@
+"""Who an agent is: role rules, the role's git identity, and how a session's role is resolved.
+
+Pure functions: the callers pass in the environment, the configured roles and whatever git said.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from coord.errors import IdentityError, InvalidInputError
+
+ROLE_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
+EMAIL_DOMAIN = "coord.invalid"  # RFC 2606: never a real mailbox, so it cannot collide with one
+INSTANCE_ENV = "CLAUDE_INSTANCE_ID"
+
+
+def check_role_syntax(role: object) -> str:
+    """Refuse any string that could act as a path, an option, a ref or a shell fragment."""
+    if not isinstance(role, str) or not ROLE_PATTERN.fullmatch(role):
+        shown = repr(role)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        raise InvalidInputError(
+            f"invalid role name {shown}",
+            "a role is 1-32 characters: a lowercase letter, then lowercase letters, digits or '-'",
+        )
+    return role
+
+
+def validate_role(role: object, roles: Iterable[str]) -> str:
+    """A role must be well-formed AND configured; returns it unchanged when it is."""
+    checked = check_role_syntax(role)
+    known = tuple(roles)
+    if checked not in known:
+        raise InvalidInputError(
+            f"unknown role {checked!r}",
+            f"use one of: {', '.join(known)} (or add it to roles in coord.toml)",
+        )
+    return checked
+
+
+def role_email(role: str) -> str:
+    """The git user.email of a role: the role can be read back from it (role_from_email)."""
+    return f"{role}@{EMAIL_DOMAIN}"
+
+
+def role_name(role: str) -> str:
+    """The git user.name of a role, as it appears in `git log`."""
+    return f"coord agent {role}"
+
+
+def role_from_email(email: str | None) -> str | None:
+    """The role an email was made for by role_email, or None for any other address."""
+    if not email:
+        return None
+    local, sep, domain = email.strip().rpartition("@")
+    if not sep or domain != EMAIL_DOMAIN or not ROLE_PATTERN.fullmatch(local):
+        return None
+    return local
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A resolved role and where it came from (for messages that explain a refusal)."""
+
+    role: str
+    source: str  # "CLAUDE_INSTANCE_ID" or "git user.email"
+
+
+def resolve_identity(
+    environ: Mapping[str, str], git_email: str | None, roles: Iterable[str]
+) -> Identity:
+    """CLAUDE_INSTANCE_ID first, then the worktree's git user.email; both must name a known role.
+
+    When both are present they must agree: an instance id that contradicts the checkout's
+    identity is how one agent would pose as another.
+    """
+    known = tuple(roles)
+    from_env = environ.get(INSTANCE_ENV, "").strip()
+    from_git = role_from_email(git_email)
+    if from_env:
+        role = validate_role(from_env, known)
+        if from_git and from_git != role:
+            raise IdentityError(
+                f"{INSTANCE_ENV}={role} but this checkout belongs to {from_git}",
+                f"start the session in the {role} worktree, or set {INSTANCE_ENV}={from_git}",
+            )
+        return Identity(role, INSTANCE_ENV)
+    if from_git:
+        return Identity(validate_role(from_git, known), "git user.email")
+    raise IdentityError(
+        "no agent identity: CLAUDE_INSTANCE_ID is not set and git user.email is not a coord role",
+        "start the agent with `coord session.start ROLE`",
+    )
+
+
+def expected_checkout(role: str, main_role: str, worktree_dir: str) -> str:
+    """Where a role must work, relative to the main checkout: '.' or '<worktree_dir>/<role>'."""
+    return "." if role == main_role else f"{worktree_dir}/{role}"

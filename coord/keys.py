@@ -1,0 +1,66 @@
+"""Every Redis key coord uses, named in one place.
+
+All keys of one repository share the hash tag `{namespace}`, so they land in one Redis
+Cluster slot and every Lua script may touch any of them.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def clean_namespace(raw: str) -> str:
+    """Namespaces become part of a hash tag: no braces, colons or spaces."""
+    cleaned = _SAFE.sub("_", raw)[:80]
+    return cleaned or "default"
+
+
+class Keys:
+    """Key names for one repository's namespace."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = clean_namespace(namespace)
+        self.prefix = f"coord:{{{self.namespace}}}"
+
+    @property
+    def presence(self) -> str:
+        """HASH role -> JSON PresenceRecord (kept after deregistration: history)."""
+        return f"{self.prefix}:presence"
+
+    def alive(self, role: str) -> str:
+        """STRING session_id with TTL presence_ttl_seconds: which session holds the role."""
+        return f"{self.prefix}:alive:{role}"
+
+    def inbox(self, role: str) -> str:
+        """STREAM of every message delivered to the role (history; never trimmed)."""
+        return f"{self.prefix}:inbox:{role}"
+
+    def pending(self, role: str) -> str:
+        """HASH message id -> type: the role's messages not yet acknowledged."""
+        return f"{self.prefix}:pending:{role}"
+
+    def seen(self, role: str) -> str:
+        """STRING: newest inbox id already shown to the role by its per-turn hook."""
+        return f"{self.prefix}:seen:{role}"
+
+    @property
+    def events(self) -> str:
+        """STREAM of lifecycle events (HEARTBEAT, SESSION_START, SESSION_END), capped."""
+        return f"{self.prefix}:events"
+
+    @property
+    def claims(self) -> str:
+        """HASH claim pattern -> JSON claim (holder role, reason, expiry)."""
+        return f"{self.prefix}:claims"
+
+    @property
+    def conflicts(self) -> str:
+        """HASH pair key -> JSON conflict result, cached by both tip commits."""
+        return f"{self.prefix}:conflicts"
+
+    @property
+    def warned(self) -> str:
+        """SET of conflict fingerprints already announced with CONFLICT_WARNING."""
+        return f"{self.prefix}:warned"

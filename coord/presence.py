@@ -1,0 +1,84 @@
+"""Presence records and the staleness decision, with the clock passed in.
+
+Decision, documented in README and the rules: a session whose last heartbeat is
+`stale_seconds` old or OLDER is stale (the boundary itself is stale), so a heartbeat every
+`heartbeat_seconds` < `stale_seconds` keeps a session live with room for a missed beat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """What a role's presence says to its peers."""
+
+    ACTIVE = "active"  # registered and heartbeating
+    STALE = "stale"  # registered, but no heartbeat for stale_seconds
+    INACTIVE = "inactive"  # deregistered (session ended); history kept
+    ABSENT = "absent"  # never registered
+    UNKNOWN = "unknown"  # the store could not be reached
+
+
+@dataclass(frozen=True)
+class PresenceRecord:
+    """One role's stored presence. Times are Unix seconds (float)."""
+
+    role: str
+    session_id: str
+    worktree_path: str
+    registered_at: float
+    last_heartbeat: float
+    status: str  # Status.ACTIVE or Status.INACTIVE as stored; STALE is derived, never stored
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> PresenceRecord:
+        return cls(
+            role=str(data["role"]),
+            session_id=str(data.get("session_id", "")),
+            worktree_path=str(data.get("worktree_path", "")),
+            registered_at=float(data.get("registered_at", 0.0)),  # type: ignore[arg-type]
+            last_heartbeat=float(data.get("last_heartbeat", 0.0)),  # type: ignore[arg-type]
+            status=str(data.get("status", Status.INACTIVE)),
+        )
+
+
+def is_stale(last_heartbeat: float, now: float, stale_seconds: int) -> bool:
+    """True when the last heartbeat is stale_seconds old or older (the boundary is stale)."""
+    return now - last_heartbeat >= stale_seconds
+
+
+def effective_status(record: PresenceRecord | None, now: float, stale_seconds: int) -> Status:
+    """The status peers should act on: stored active turns stale when heartbeats stop."""
+    if record is None:
+        return Status.ABSENT
+    if record.status == Status.INACTIVE:
+        return Status.INACTIVE
+    if is_stale(record.last_heartbeat, now, stale_seconds):
+        return Status.STALE
+    return Status.ACTIVE
+
+
+def may_claim(
+    holder: PresenceRecord | None, session_id: str, now: float, stale_seconds: int
+) -> bool:
+    """A session may take a role unless ANOTHER session holds it and is still live."""
+    if holder is None or holder.session_id == session_id:
+        return True
+    return effective_status(holder, now, stale_seconds) is not Status.ACTIVE
+
+
+def describe_age(seconds: float) -> str:
+    """Short human age for tables and hook context: 42s, 7m, 3h, 2d."""
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"

@@ -1,0 +1,80 @@
+"""Find the repository around a directory by reading files, without starting git.
+
+The per-prompt hook needs the checkout, the main checkout and the shared git directory
+on every turn; a `git rev-parse` would cost a process start each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from coord.errors import EnvironmentProblemError
+from coord.keys import clean_namespace
+
+STATE_DIR = "coord"  # under the git common directory: embedded server data, logs, URL
+
+
+@dataclass(frozen=True)
+class RepoPaths:
+    """Where things are for one checkout (the main one or a linked worktree)."""
+
+    toplevel: Path  # the checkout containing the start directory
+    git_dir: Path  # its own git directory (.git, or .git/worktrees/<name>)
+    common_dir: Path  # the git directory shared by all worktrees
+    main_root: Path  # the main checkout
+
+    @property
+    def is_main(self) -> bool:
+        return self.toplevel == self.main_root
+
+    @property
+    def state_dir(self) -> Path:
+        return self.common_dir / STATE_DIR
+
+    def default_namespace(self) -> str:
+        """Unique per repository on this machine: two clones never share keys by accident."""
+        digest = hashlib.sha1(str(self.common_dir).encode("utf-8")).hexdigest()[:10]
+        return clean_namespace(f"{self.main_root.name}-{digest}")
+
+
+def _read_pointer(path: Path, base: Path) -> Path:
+    """Resolve a `gitdir: X` / commondir style pointer relative to base."""
+    text = path.read_text(encoding="utf-8").strip()
+    if text.startswith("gitdir:"):
+        text = text[len("gitdir:") :].strip()
+    target = Path(text)
+    if not target.is_absolute():
+        target = base / target
+    return Path(os.path.normpath(target))
+
+
+def find_repo(start: Path | str | None = None) -> RepoPaths:
+    """The repository containing start (default: the current directory)."""
+    here = Path(os.path.abspath(start if start is not None else os.getcwd()))
+    for folder in (here, *here.parents):
+        dot_git = folder / ".git"
+        try:
+            if dot_git.is_dir():
+                git_dir = dot_git
+            elif dot_git.is_file():
+                git_dir = _read_pointer(dot_git, folder)
+            else:
+                continue
+            commondir_file = git_dir / "commondir"
+            common = _read_pointer(commondir_file, git_dir) if commondir_file.is_file() else git_dir
+        except OSError:
+            continue
+        common = Path(os.path.realpath(common))
+        main_root = common.parent if common.name == ".git" else common
+        return RepoPaths(
+            toplevel=Path(os.path.realpath(folder)),
+            git_dir=Path(os.path.realpath(git_dir)),
+            common_dir=common,
+            main_root=Path(os.path.realpath(main_root)),
+        )
+    raise EnvironmentProblemError(
+        f"{here} is not inside a git repository", "cd into the repository, or run `git init`"
+    )

@@ -1,0 +1,40 @@
+"""Where the library meets invoke: find the repository and config, turn CoordError into Exit.
+
+Every task is wrapped with `guarded` so that a user error prints one line and exits with its
+documented code; invoke's Program would otherwise print a traceback for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from invoke.exceptions import Exit
+
+from coord.config import Config, load_config
+from coord.errors import CoordError
+from coord.repo import RepoPaths, find_repo
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(fn: F) -> F:
+    """Run a task body; a CoordError becomes `invoke.Exit(one line, its exit code)`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CoordError as exc:
+            raise Exit(exc.line(), code=exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def workspace(start: Path | None = None) -> tuple[RepoPaths, Config]:
+    """The repository containing the current directory and its resolved configuration."""
+    paths = find_repo(start if start is not None else Path(os.getcwd()))
+    return paths, load_config(paths.main_root)

@@ -1,0 +1,6 @@
+"""Placeholder: the msg collection is being built."""
+
+from invoke import Collection
+
+collection = Collection("msg")
+top_level: list = []
