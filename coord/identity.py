@@ -99,3 +99,14 @@ def resolve_identity(
 def expected_checkout(role: str, main_role: str, worktree_dir: str) -> str:
     """Where a role must work, relative to the main checkout: '.' or '<worktree_dir>/<role>'."""
     return "." if role == main_role else f"{worktree_dir}/{role}"
+
+
+def check_checkout(role: str, toplevel: str, main_root: str, main_role: str, worktree_dir: str) -> None:
+    """A role may act only from its own checkout: the main role from the main checkout, every
+    other role from `<worktree_dir>/<role>`. Paths are absolute and already resolved."""
+    expected = main_root if role == main_role else f"{main_root.rstrip('/')}/{worktree_dir.strip('/')}/{role}"
+    if toplevel.rstrip("/") != expected.rstrip("/"):
+        raise IdentityError(
+            f"role {role} must work in {expected}, but this session is in {toplevel}",
+            f"cd {expected} and start the agent there (coord session.start {role})",
+        )

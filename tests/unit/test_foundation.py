@@ -122,3 +122,13 @@ def test_find_repo_in_main_and_linked_worktree(git_repo: Path) -> None:
     assert linked.main_root == main.main_root == git_repo.resolve()
     assert linked.common_dir == main.common_dir
     assert linked.default_namespace() == main.default_namespace()
+
+
+def test_a_role_acts_only_from_its_own_checkout() -> None:
+    from coord.identity import check_checkout
+
+    check_checkout("pm", "/r", "/r", "pm", ".worktrees")
+    check_checkout("qa", "/r/.worktrees/qa", "/r", "pm", ".worktrees")
+    for role, top in [("qa", "/r"), ("qa", "/r/.worktrees/backend"), ("pm", "/r/.worktrees/pm")]:
+        with pytest.raises(IdentityError, match="must work in"):
+            check_checkout(role, top, "/r", "pm", ".worktrees")
