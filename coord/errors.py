@@ -89,6 +89,12 @@ class ConfirmationRequiredError(CoordError):
     exit_code = 11
 
 
+class DriftError(CoordError):
+    """Generated files (Claude Code settings, hooks, rules, .mcp.json) differ from the templates."""
+
+    exit_code = 12
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "merge conflict (nothing was changed; the conflicting files are listed)",
@@ -102,4 +108,5 @@ EXIT_CODES: dict[int, str] = {
     9: "environment problem (not a git repository, a program missing)",
     10: "other coord error",
     11: "confirmation required (pass --yes, --merge or --abandon)",
+    12: "generated Claude Code files are missing or out of date (run coord init and commit)",
 }
