@@ -1,0 +1,396 @@
+"""A small blocking RESP2 client over a socket, stdlib only.
+
+Why not redis-py: the per-prompt hook talks to the store on every turn and cannot afford
+redis-py's ~140 ms import; this module costs about a millisecond. It does only what coord
+needs: one command, or a pipeline in one round trip, over redis://, rediss://, unix://, with
+AUTH and SELECT, and one hop of Cluster redirection (all coord keys share one hash tag, so
+one node serves all of them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from coord.errors import InvalidInputError, StoreUnavailableError
+
+DEFAULT_TIMEOUT = 2.0
+DEFAULT_PORT = 6379
+FIX = "start it with `coord redis.up`, or check COORD_REDIS_URL"
+
+Arg = str | bytes | int | float
+
+
+class RespError(Exception):
+    """An error reply from the server (`-ERR ...`). `kind` is its first word (ERR, NOSCRIPT, MOVED...)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = message.split(" ", 1)[0] if message else ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to connect, parsed from a URL."""
+
+    scheme: str  # redis, rediss or unix
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    path: str = ""  # unix socket path
+    db: int = 0
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "rediss"
+
+    def display(self) -> str:
+        """The URL without its password, for messages and logs."""
+        user = f"{self.username}@" if self.username else ""
+        if self.scheme == "unix":
+            return f"unix://{user}{self.path}" + (f"?db={self.db}" if self.db else "")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{user}{host}:{self.port}/{self.db}"
+
+    def with_address(self, host: str, port: int) -> Endpoint:
+        """The same credentials at another node (Cluster redirection)."""
+        scheme = self.scheme if self.scheme != "unix" else "redis"
+        return Endpoint(scheme, host, port, "", 0, self.username, self.password)
+
+
+def parse_url(url: str) -> Endpoint:
+    """redis://[user:pass@]host[:port][/db], rediss://..., unix://[user:pass@]/path[?db=N]."""
+    try:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        username = unquote(parts.username) if parts.username else None
+        password = unquote(parts.password) if parts.password is not None else None
+        query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+        if scheme == "unix":
+            if not parts.path:
+                raise ValueError("no socket path")
+            db = int(query.get("db", "0"))
+            return Endpoint("unix", path=unquote(parts.path), db=db, username=username, password=password)
+        if scheme not in ("redis", "rediss"):
+            raise ValueError(f"unsupported scheme {scheme!r}")
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or DEFAULT_PORT
+        path = parts.path.strip("/")
+        db = int(path) if path else int(query.get("db", "0"))
+    except ValueError as exc:
+        shown = _redact(url)
+        raise InvalidInputError(
+            f"cannot use Redis URL {shown}: {exc}",
+            "use redis://[user:password@]host:port/db, rediss://... or unix:///path/to.sock",
+        ) from None
+    return Endpoint(scheme, host, port, "", db, username, password)
+
+
+def _redact(url: str) -> str:
+    """A URL with any password replaced, safe to print."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
+    except ValueError:
+        return "<unparsable URL>"
+
+
+def redact(url: str) -> str:
+    """Public form of _redact: the URL without its password."""
+    return _redact(url)
+
+
+def encode_command(args: Sequence[Arg]) -> bytes:
+    """One command as a RESP array of bulk strings."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, bytes):
+            data = arg
+        elif isinstance(arg, str):
+            data = arg.encode("utf-8")
+        elif isinstance(arg, bool):
+            raise TypeError("booleans are ambiguous in Redis commands")
+        elif isinstance(arg, int):
+            data = str(arg).encode("ascii")
+        elif isinstance(arg, float):
+            data = repr(arg).encode("ascii")
+        else:
+            raise TypeError(f"cannot send {type(arg).__name__} to Redis")
+        out.append(b"$%d\r\n" % len(data))
+        out.append(data)
+        out.append(b"\r\n")
+    return b"".join(out)
+
+
+class ProtocolError(Exception):
+    """The bytes from the server are not RESP: the connection cannot be trusted any more."""
+
+
+class Reader:
+    """Parses RESP2 replies from a byte buffer fed by the socket. Bulk strings become str
+    (UTF-8, undecodable bytes kept with surrogateescape); error replies become RespError
+    objects (returned, not raised, so a pipeline keeps its positions)."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+
+    def feed(self, data: bytes) -> None:
+        if self._pos:
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+
+    def _line(self) -> bytes | None:
+        end = self._buf.find(b"\r\n", self._pos)
+        if end < 0:
+            return None
+        line = bytes(self._buf[self._pos : end])
+        self._pos = end + 2
+        return line
+
+    def get(self) -> tuple[bool, object]:
+        """(True, reply) when a whole reply is buffered, else (False, None) and nothing consumed."""
+        start = self._pos
+        try:
+            reply = self._parse()
+        except _Incomplete:
+            self._pos = start
+            return False, None
+        return True, reply
+
+    def _parse(self) -> object:
+        line = self._line()
+        if line is None:
+            raise _Incomplete
+        if not line:
+            raise ProtocolError("empty reply line")
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode("utf-8", "surrogateescape")
+        if kind == b"-":
+            return RespError(rest.decode("utf-8", "replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            size = int(rest)
+            if size < 0:
+                return None
+            if len(self._buf) - self._pos < size + 2:
+                raise _Incomplete
+            data = bytes(self._buf[self._pos : self._pos + size])
+            self._pos += size + 2
+            return data.decode("utf-8", "surrogateescape")
+        if kind == b"*":
+            count = int(rest)
+            if count < 0:
+                return None
+            return [self._parse() for _ in range(count)]
+        raise ProtocolError(f"unexpected reply type {kind!r}")
+
+
+class _Incomplete(Exception):
+    pass
+
+
+class Connection:
+    """One lazily opened connection. A failed socket is dropped and reopened on the next call,
+    so a long-lived process (the MCP server) recovers by itself when Redis comes back."""
+
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.url = url
+        self.endpoint = parse_url(url)
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._reader = Reader()
+        self._node: Endpoint | None = None  # where Cluster redirection sent us, if anywhere
+        self.round_trips = 0  # every write-then-read exchange with a server, for tests and benchmarks
+
+    # -- socket -------------------------------------------------------------------------
+    def _unavailable(self, why: str) -> StoreUnavailableError:
+        return StoreUnavailableError(f"cannot reach Redis at {self.endpoint.display()}: {why}", FIX)
+
+    def _open(self, endpoint: Endpoint) -> socket.socket:
+        try:
+            if endpoint.scheme == "unix":
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(self.timeout)
+                sock.connect(endpoint.path)
+            else:
+                sock = socket.create_connection((endpoint.host, endpoint.port), timeout=self.timeout)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if endpoint.tls:
+                    import ssl
+
+                    context = ssl.create_default_context()
+                    if os.environ.get("COORD_REDIS_TLS_INSECURE") == "1":
+                        context.check_hostname = False
+                        context.verify_mode = ssl.CERT_NONE
+                    sock = context.wrap_socket(sock, server_hostname=endpoint.host)
+        except (OSError, ValueError) as exc:
+            raise self._unavailable(_reason(exc)) from None
+        self._sock = sock
+        self._reader = Reader()
+        hello: list[list[Arg]] = []
+        if endpoint.password is not None:
+            if endpoint.username:
+                hello.append(["AUTH", endpoint.username, endpoint.password])
+            else:
+                hello.append(["AUTH", endpoint.password])
+        if endpoint.db:
+            hello.append(["SELECT", endpoint.db])
+        if hello:
+            for reply in self._exchange(hello):
+                if isinstance(reply, RespError):
+                    self.close()
+                    if reply.kind in ("WRONGPASS", "NOAUTH") or "password" in reply.message.lower():
+                        raise StoreUnavailableError(
+                            f"Redis at {self.endpoint.display()} refused the credentials: {reply.message}",
+                            "check the user and password in COORD_REDIS_URL",
+                        )
+                    raise self._unavailable(reply.message)
+        return sock
+
+    def close(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+        self._sock = None
+
+    def _exchange(self, commands: Sequence[Sequence[Arg]]) -> list[object]:
+        """Write every command, read one reply each. Socket trouble drops the connection."""
+        sock = self._sock
+        assert sock is not None
+        payload = b"".join(encode_command(c) for c in commands)
+        self.round_trips += 1
+        try:
+            sock.sendall(payload)
+            replies: list[object] = []
+            while len(replies) < len(commands):
+                done, reply = self._reader.get()
+                if done:
+                    replies.append(reply)
+                    continue
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionResetError("connection closed by the server")
+                self._reader.feed(chunk)
+            return replies
+        except (OSError, ProtocolError, ValueError) as exc:
+            self.close()
+            raise _Dropped(exc) from None
+
+    # -- public -------------------------------------------------------------------------
+    def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[object]:
+        """Send every command in one round trip; error replies come back as RespError objects
+        in their places. Follows one MOVED/ASK redirection (then the whole batch is replayed
+        on the node that owns the slot: coord's keys all live in one slot)."""
+        commands = [list(c) for c in commands]
+        if not commands:
+            return []
+        replies = self._send(commands)
+        redirect = next(
+            (r for r in replies if isinstance(r, RespError) and r.kind in ("MOVED", "ASK")), None
+        )
+        if redirect is None:
+            return replies
+        target = _parse_redirect(redirect.message)
+        if target is None:
+            return replies
+        node = self.endpoint.with_address(*target)
+        self.close()
+        if redirect.kind == "MOVED":
+            self._node = node  # the slot lives there now: stay
+            return self._send(commands)
+        # ASK: one-off, the slot is migrating; ASKING must precede each command on the target.
+        saved = self._node
+        self._node = node
+        try:
+            batch: list[list[Arg]] = []
+            for c in commands:
+                batch += [["ASKING"], c]
+            answers = self._send(batch)
+        finally:
+            self.close()
+            self._node = saved
+        return answers[1::2]
+
+    def execute(self, *args: Arg) -> object:
+        """One command; an error reply is raised as RespError."""
+        reply = self.pipeline([args])[0]
+        if isinstance(reply, RespError):
+            raise reply
+        return reply
+
+    def _send(self, commands: Sequence[Sequence[Arg]]) -> list[object]:
+        """Exchange on the open connection, opening it if needed. A reused connection that the
+        server closed meanwhile (restart, idle timeout) is reopened and the batch sent once more;
+        a fresh connection failing is reported as StoreUnavailableError."""
+        for attempt in (1, 2):
+            reused = self._sock is not None
+            if not reused:
+                self._open(self._node or self.endpoint)
+            try:
+                return self._exchange(commands)
+            except _Dropped as dropped:
+                exc = dropped.cause
+                if reused and attempt == 1 and not isinstance(exc, TimeoutError | socket.timeout):
+                    continue
+                raise self._unavailable(_reason(exc)) from None
+        raise AssertionError("unreachable")
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Dropped(Exception):
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, FileNotFoundError):
+        return "no such socket"
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return text.lower() if isinstance(text, str) else str(text)
+
+
+def _parse_redirect(message: str) -> tuple[str, int] | None:
+    """`MOVED 3999 127.0.0.1:6381` -> ('127.0.0.1', 6381)."""
+    parts = message.split()
+    if len(parts) < 3:
+        return None
+    host, sep, port = parts[2].rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def connect(url: str, timeout: float = DEFAULT_TIMEOUT) -> Connection:
+    """A connection to url, opened now so that an unreachable server is reported here."""
+    conn = Connection(url, timeout)
+    conn._open(conn.endpoint)
+    return conn
+
+
+def pairs(flat: Iterable[object]) -> dict[str, object]:
+    """[k1, v1, k2, v2] (HGETALL, stream fields) -> {k1: v1, k2: v2}."""
+    items = list(flat)
+    return {str(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}

@@ -1,0 +1,276 @@
+"""The store's Lua scripts, each registered once and run with EVALSHA (EVAL on NOSCRIPT).
+
+Why Lua: every store call must be ONE round trip whatever the number of agents or messages,
+and presence changes must be atomic (check who holds a role and take it in one step).
+Every key a script touches is passed in KEYS so that Redis Cluster can route it; all of
+them share the repository's hash tag (coord.keys), so they live in one slot.
+
+The staleness rule is decided in coord/presence.py (`is_stale`: age >= stale_seconds is
+stale); the Lua below mirrors it with the same comparison on the same doubles, and the
+integration tests pin both sides at 299.999 s and 300 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from coord.resp import Arg, Connection, RespError
+
+
+class Script:
+    """A Lua source and its SHA1; run() tries EVALSHA first so the body crosses the wire once."""
+
+    def __init__(self, name: str, source: str) -> None:
+        self.name = name
+        self.source = _PRELUDE + source
+        self.sha = hashlib.sha1(self.source.encode("utf-8")).hexdigest()
+
+    def run(self, conn: Connection, keys: Sequence[str], args: Sequence[Arg]) -> object:
+        """One round trip normally; two the first time a server sees the script."""
+        reply = conn.pipeline([["EVALSHA", self.sha, len(keys), *keys, *args]])[0]
+        if isinstance(reply, RespError) and reply.kind == "NOSCRIPT":
+            reply = conn.pipeline([["EVAL", self.source, len(keys), *keys, *args]])[0]
+        if isinstance(reply, RespError):
+            raise reply
+        return reply
+
+
+# Helpers shared by every script. Times are doubles (Unix seconds); they are written with
+# %.17g so a value read back in Python is bit-for-bit the double Lua compared.
+_PRELUDE = r"""
+local function num(x) return string.format('%.17g', x) end
+local function enc_record(r)
+  return '{"role":' .. cjson.encode(r.role) ..
+    ',"session_id":' .. cjson.encode(r.session_id) ..
+    ',"worktree_path":' .. cjson.encode(r.worktree_path) ..
+    ',"registered_at":' .. num(r.registered_at) ..
+    ',"last_heartbeat":' .. num(r.last_heartbeat) ..
+    ',"status":' .. cjson.encode(r.status) .. '}'
+end
+-- Mirrors coord.presence.is_stale: the boundary itself is stale.
+local function stale(last, now, stale_seconds) return (now - last) >= stale_seconds end
+-- A holder is live when its record is active, not stale, and its alive key still exists.
+local function live(rec, alive, now, stale_seconds)
+  return rec.status == 'active' and (not stale(rec.last_heartbeat, now, stale_seconds)) and alive ~= false
+end
+local function split_id(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms) or 0, tonumber(seq) or 0
+end
+local function id_less(a, b)
+  local am, as = split_id(a)
+  local bm, bs = split_id(b)
+  if am ~= bm then return am < bm end
+  return as < bs
+end
+-- The message stored under a stream id, as the flat field list, or nil.
+local function fetch(stream, id)
+  local rows = redis.call('XRANGE', stream, id, id)
+  if rows[1] then return rows[1] end
+  return nil
+end
+"""
+
+# KEYS: presence, alive:<role>
+# ARGV: role, session_id, worktree_path, now, stale_seconds, ttl_seconds
+# -> {'ok', 'new'|'same'|'takeover', previous_session, previous_age} | {'held', holder, age}
+REGISTER = Script(
+    "register",
+    r"""
+local role, session, path = ARGV[1], ARGV[2], ARGV[3]
+local now, stale_s, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local raw = redis.call('HGET', KEYS[1], role)
+local alive = redis.call('GET', KEYS[2])
+local registered_at = now
+local how, prev, prev_age = 'new', '', ''
+if raw then
+  local rec = cjson.decode(raw)
+  if rec.session_id == session then
+    registered_at = rec.registered_at
+    how = 'same'
+  else
+    if live(rec, alive, now, stale_s) then
+      return {'held', rec.session_id, num(now - rec.last_heartbeat)}
+    end
+    how, prev, prev_age = 'takeover', rec.session_id, num(now - rec.last_heartbeat)
+  end
+end
+local rec = {role = role, session_id = session, worktree_path = path,
+  registered_at = registered_at, last_heartbeat = now, status = 'active'}
+redis.call('HSET', KEYS[1], role, enc_record(rec))
+redis.call('SET', KEYS[2], session, 'EX', ttl)
+return {'ok', how, prev, prev_age}
+""",
+)
+
+# KEYS: presence, alive:<role>
+# ARGV: role, session_id, now, stale_seconds, ttl_seconds
+# -> {'ok', was_stale('1'|'0')} | {'missing'} | {'held', holder, age, live('1'|'0')}
+HEARTBEAT = Script(
+    "heartbeat",
+    r"""
+local role, session = ARGV[1], ARGV[2]
+local now, stale_s, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local raw = redis.call('HGET', KEYS[1], role)
+if not raw then return {'missing'} end
+local rec = cjson.decode(raw)
+if rec.session_id ~= session then
+  local alive = redis.call('GET', KEYS[2])
+  local l = live(rec, alive, now, stale_s) and '1' or '0'
+  return {'held', rec.session_id, num(now - rec.last_heartbeat), l}
+end
+local was = (rec.status ~= 'active' or stale(rec.last_heartbeat, now, stale_s)) and '1' or '0'
+rec.last_heartbeat = now
+rec.status = 'active'
+redis.call('HSET', KEYS[1], role, enc_record(rec))
+redis.call('SET', KEYS[2], session, 'EX', ttl)
+return {'ok', was}
+""",
+)
+
+# KEYS: presence, alive:<role>
+# ARGV: role, session_id ('' = forced by a human)
+# -> {'ok'} | {'missing'} | {'held', holder}
+DEREGISTER = Script(
+    "deregister",
+    r"""
+local role, session = ARGV[1], ARGV[2]
+local raw = redis.call('HGET', KEYS[1], role)
+if not raw then return {'missing'} end
+local rec = cjson.decode(raw)
+if session ~= '' and rec.session_id ~= session then return {'held', rec.session_id} end
+rec.status = 'inactive'
+redis.call('HSET', KEYS[1], role, enc_record(rec))
+if session == '' or redis.call('GET', KEYS[2]) == session then redis.call('DEL', KEYS[2]) end
+return {'ok'}
+""",
+)
+
+# KEYS: inbox:<r1>, pending:<r1>, inbox:<r2>, pending:<r2>, ...
+# ARGV: sender, recipient (role or 'all'), type, body, timestamp
+# -> {id1, id2, ...} in KEYS order
+PUBLISH = Script(
+    "publish",
+    r"""
+local ids = {}
+for i = 1, #KEYS, 2 do
+  local id = redis.call('XADD', KEYS[i], '*', 'sender', ARGV[1], 'recipient', ARGV[2],
+    'type', ARGV[3], 'body', ARGV[4], 'ts', ARGV[5])
+  redis.call('HSET', KEYS[i + 1], id, ARGV[3])
+  ids[#ids + 1] = id
+end
+return ids
+""",
+)
+
+# KEYS: inbox, pending
+# ARGV: limit
+# -> {total, {id, fields}...}: the oldest `limit` unacknowledged messages
+CHECK = Script(
+    "check",
+    r"""
+local ids = redis.call('HKEYS', KEYS[2])
+table.sort(ids, id_less)
+local out = {#ids}
+local limit = tonumber(ARGV[1])
+for i = 1, #ids do
+  if #out > limit then break end
+  local row = fetch(KEYS[1], ids[i])
+  if row then out[#out + 1] = row end
+end
+return out
+""",
+)
+
+# KEYS: pending
+# ARGV: id...
+# -> {1|0 per id}: removed or not pending
+ACK = Script(
+    "ack",
+    r"""
+local out = {}
+for i = 1, #ARGV do out[i] = redis.call('HDEL', KEYS[1], ARGV[i]) end
+return out
+""",
+)
+
+# KEYS: inbox, pending
+# ARGV: recent (how many of the newest to return)
+# -> {count, {type, n, type, n...}, {id, fields}...(newest first)}
+NOTIFICATIONS = Script(
+    "notifications",
+    r"""
+local flat = redis.call('HGETALL', KEYS[2])
+local counts, ids = {}, {}
+for i = 1, #flat, 2 do
+  ids[#ids + 1] = flat[i]
+  counts[flat[i + 1]] = (counts[flat[i + 1]] or 0) + 1
+end
+local by_type = {}
+for t, n in pairs(counts) do by_type[#by_type + 1] = t; by_type[#by_type + 1] = n end
+table.sort(ids, function(a, b) return id_less(b, a) end)
+local out = {#ids, by_type}
+local recent = tonumber(ARGV[1])
+for i = 1, #ids do
+  if #out - 2 >= recent then break end
+  local row = fetch(KEYS[1], ids[i])
+  if row then out[#out + 1] = row end
+end
+return out
+""",
+)
+
+# KEYS: presence, alive:<role>, inbox, pending, seen
+# ARGV: role, session_id, worktree_path, now, stale_seconds, ttl_seconds, limit
+# -> {state, holder, age, pending_count, more, {id, fields}...}
+# state: 'active' (heartbeat done), 'claimed' (role was free: registered now), 'held'.
+TURN = Script(
+    "turn",
+    r"""
+local role, session, path = ARGV[1], ARGV[2], ARGV[3]
+local now, stale_s, ttl, limit = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local raw = redis.call('HGET', KEYS[1], role)
+local alive = redis.call('GET', KEYS[2])
+local state, holder, age = 'claimed', '', ''
+local rec
+if raw then
+  local old = cjson.decode(raw)
+  if old.session_id == session then
+    rec = old
+    if old.status == 'active' then state = 'active' end
+    if path == '' then path = old.worktree_path end
+  elseif live(old, alive, now, stale_s) then
+    return {'held', old.session_id, num(now - old.last_heartbeat), redis.call('HLEN', KEYS[4]), 0}
+  else
+    holder, age = old.session_id, num(now - old.last_heartbeat)
+  end
+end
+if not rec then
+  rec = {role = role, session_id = session, worktree_path = path, registered_at = now}
+end
+rec.worktree_path = path
+rec.last_heartbeat = now
+rec.status = 'active'
+redis.call('HSET', KEYS[1], role, enc_record(rec))
+redis.call('SET', KEYS[2], session, 'EX', ttl)
+local seen = redis.call('GET', KEYS[5]) or '0-0'
+local ids = redis.call('HKEYS', KEYS[4])
+local fresh = {}
+for i = 1, #ids do if id_less(seen, ids[i]) then fresh[#fresh + 1] = ids[i] end end
+table.sort(fresh, id_less)
+local out = {state, holder, age, #ids, 0}
+local shown, consumed = 0, 0
+for i = 1, #fresh do
+  if shown >= limit then break end
+  consumed = i
+  local row = fetch(KEYS[3], fresh[i])
+  if row then out[#out + 1] = row; shown = shown + 1 end
+end
+if consumed > 0 then redis.call('SET', KEYS[5], fresh[consumed]) end
+out[5] = #fresh - consumed
+return out
+""",
+)
+
+ALL: tuple[Script, ...] = (REGISTER, HEARTBEAT, DEREGISTER, PUBLISH, CHECK, ACK, NOTIFICATIONS, TURN)

@@ -1,0 +1,580 @@
+"""Presence, heartbeat, messages and notifications on Redis: one round trip per call.
+
+The decisions (who may claim a role, what counts as stale, which types are lifecycle events,
+what a valid body is) live in coord.presence / coord.messages / coord.identity; this module
+validates with them, then does the I/O with a Lua script (coord.scripts) or a pipeline.
+Stdlib only at import time: the per-prompt hook imports it on every turn.
+
+Sender identity: `publish` takes the sender as a parameter, but the faces (MCP server, CLI,
+hooks) fill it from their own fixed identity, never from a tool or command argument.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+from coord.config import Config
+from coord.errors import IdentityError, InvalidInputError, NotFoundError, StoreUnavailableError
+from coord.identity import check_role_syntax, validate_role
+from coord.keys import Keys, clean_namespace
+from coord.messages import BROADCAST, LIFECYCLE_TYPES, Message, MessageType, check_body, parse_type
+from coord.presence import PresenceRecord, Status, describe_age, effective_status
+from coord.resp import DEFAULT_TIMEOUT, Connection, RespError, pairs
+from coord.scripts import ACK, CHECK, DEREGISTER, HEARTBEAT, NOTIFICATIONS, PUBLISH, REGISTER, TURN, Script
+
+if TYPE_CHECKING:
+    from coord.repo import RepoPaths
+
+EVENTS_MAXLEN = 10000  # lifecycle events kept (approximately: MAXLEN ~)
+MAX_LIMIT = 1000  # most messages one check/turn returns, and most ids one ack takes
+TURN_LIMIT = 20  # messages a per-turn hook shows at most
+MAX_SESSION_ID = 200
+_STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+# -- results ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PresenceView:
+    """One role as its peers should see it. Times are Unix seconds; None when never registered."""
+
+    role: str
+    status: Status
+    stale: bool
+    seconds_since_heartbeat: float | None
+    session_id: str | None
+    worktree_path: str | None
+    registered_at: float | None
+    last_heartbeat: float | None
+    configured: bool = True  # False: registered once, no longer in the configured roles
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @property
+    def age(self) -> str:
+        """Short age of the last heartbeat ('-' when never registered)."""
+        return "-" if self.seconds_since_heartbeat is None else describe_age(self.seconds_since_heartbeat)
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    """How a registration went: 'new', 'same' (idempotent re-registration) or 'takeover'."""
+
+    role: str
+    session_id: str
+    outcome: str
+    previous_session: str | None = None
+    previous_age: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HeartbeatResult:
+    role: str
+    session_id: str
+    reactivated: bool  # the session was stale or inactive before this heartbeat
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """Where a message went. `ids` maps each recipient role to the message's id in its inbox;
+    a lifecycle event has one id under the key 'events'."""
+
+    sender: str
+    recipient: str
+    type: MessageType
+    timestamp: float
+    ids: dict[str, str]
+    event: bool
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["type"] = self.type.value
+        return data
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The role's unacknowledged messages, oldest first, and how many there are in all."""
+
+    role: str
+    messages: list[Message]
+    total: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"role": self.role, "total": self.total, "messages": [m.to_dict() for m in self.messages]}
+
+
+@dataclass(frozen=True)
+class AckResult:
+    acknowledged: list[str]
+    unknown: list[str]  # not pending for this role (already acknowledged, someone else's, or no such id)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """Pending messages of a role in summary: the count, per type, and the newest few (newest first)."""
+
+    role: str
+    count: int
+    by_type: dict[str, int]
+    recent: list[Message]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "role": self.role,
+            "count": self.count,
+            "by_type": dict(self.by_type),
+            "recent": [m.to_dict() for m in self.recent],
+        }
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """What the per-turn hook needs, from one round trip.
+
+    state: 'active' (this session holds the role; heartbeat done), 'claimed' (the role was free:
+    never registered, inactive, stale or held by a session that is no longer live, and this session
+    registered it now) or 'held' (another live session holds it: nothing changed, no messages; the
+    hook should block the prompt and say so). messages: pending messages not shown before (oldest
+    first, at most `limit`); more: how many further unseen ones wait; pending: every unacknowledged one.
+    """
+
+    role: str
+    session_id: str
+    state: str
+    holder_session: str | None = None
+    holder_age: float | None = None
+    messages: list[Message] = field(default_factory=list)
+    more: int = 0
+    pending: int = 0
+
+    @property
+    def held(self) -> bool:
+        return self.state == "held"
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["messages"] = [m.to_dict() for m in self.messages]
+        return data
+
+
+# -- pure helpers -----------------------------------------------------------------------
+def is_live(record: PresenceRecord | None, alive_session: str | None, now: float, stale_seconds: int) -> bool:
+    """Live = effectively active by coord.presence AND the alive key (TTL) still exists.
+    The Lua `live()` in coord.scripts mirrors this."""
+    if record is None or alive_session is None:
+        return False
+    return effective_status(record, now, stale_seconds) is Status.ACTIVE
+
+
+def view(
+    role: str, record: PresenceRecord | None, alive_session: str | None, now: float, stale_seconds: int,
+    configured: bool = True,
+) -> PresenceView:
+    """A stored record as peers see it. An active record whose alive key expired counts as stale."""
+    if record is None:
+        return PresenceView(role, Status.ABSENT, False, None, None, None, None, None, configured)
+    status = effective_status(record, now, stale_seconds)
+    if status is Status.ACTIVE and alive_session is None and configured:
+        status = Status.STALE
+    return PresenceView(
+        role=role,
+        status=status,
+        stale=status is Status.STALE,
+        seconds_since_heartbeat=max(0.0, now - record.last_heartbeat),
+        session_id=record.session_id,
+        worktree_path=record.worktree_path,
+        registered_at=record.registered_at,
+        last_heartbeat=record.last_heartbeat,
+        configured=configured,
+    )
+
+
+def check_session_id(session_id: object) -> str:
+    """Session ids are opaque printable strings; refuse anything that could garble a record."""
+    if not isinstance(session_id, str) or not session_id.strip():
+        raise InvalidInputError("session id is empty", "pass the Claude Code session id (CLAUDE_CODE_SESSION_ID)")
+    if len(session_id) > MAX_SESSION_ID or _CONTROL.search(session_id):
+        raise InvalidInputError(
+            "session id is too long or has control characters", f"use at most {MAX_SESSION_ID} printable characters"
+        )
+    return session_id
+
+
+def check_limit(limit: object, name: str = "limit") -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInputError(f"{name} must be a whole number from 1 to {MAX_LIMIT}", f"got {limit!r}")
+    return limit
+
+
+def _float(value: object) -> float | None:
+    if value in (None, ""):
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return number if math.isfinite(number) else None
+
+
+def message_from_row(row: Sequence[object]) -> Message:
+    """A stream entry [id, [field, value, ...]] as a Message."""
+    fields = pairs(row[1])  # type: ignore[arg-type]
+    return Message(
+        id=str(row[0]),
+        sender=str(fields.get("sender", "")),
+        recipient=str(fields.get("recipient", "")),
+        type=str(fields.get("type", "")),
+        body=str(fields.get("body", "")),
+        timestamp=float(fields.get("ts", 0.0)),  # type: ignore[arg-type]
+    )
+
+
+def held_error(role: str, holder: str, age: float | None) -> IdentityError:
+    shown = "" if age is None else f", last heartbeat {describe_age(age)} ago"
+    return IdentityError(
+        f"role {role} is held by another live session ({holder}{shown})",
+        "end that session first, or wait until it goes stale; use another role meanwhile",
+    )
+
+
+# -- the store --------------------------------------------------------------------------
+class Store:
+    """coord's coordination state for one repository namespace.
+
+    `url` is a URL or a callable returning one: the callable is asked again after the server
+    could not be reached, so an embedded server restarted on another port is found again.
+    `clock` returns Unix seconds; tests inject it to cross the stale boundary exactly.
+    """
+
+    def __init__(
+        self,
+        url: str | Callable[[], str],
+        namespace: str,
+        config: Config,
+        clock: Callable[[], float] = time.time,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._url = url
+        self.namespace = clean_namespace(namespace)
+        self.keys = Keys(self.namespace)
+        self.config = config
+        self.clock = clock
+        self.timeout = timeout
+        self._conn: Connection | None = None
+        self._spent = 0  # round trips of connections already dropped
+
+    # -- plumbing -----------------------------------------------------------------------
+    @property
+    def connection(self) -> Connection:
+        if self._conn is None:
+            url = self._url() if callable(self._url) else self._url
+            self._conn = Connection(url, self.timeout)
+        return self._conn
+
+    @property
+    def url(self) -> str:
+        """The server URL without password."""
+        return self.connection.endpoint.display()
+
+    @property
+    def round_trips(self) -> int:
+        """Round trips to Redis made by this store so far (tests check they stay constant)."""
+        return self._spent + (self._conn.round_trips if self._conn is not None else 0)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._spent += self._conn.round_trips
+            self._conn.close()
+            self._conn = None
+
+    def _failed(self) -> None:
+        """After an unreachable server: forget the connection so the URL is looked up again."""
+        if callable(self._url):
+            self.close()
+
+    def _server_error(self, exc: RespError) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"Redis at {self.url} answered with an error: {exc.message}",
+            "check the server (coord redis.status) and that it is Redis >= 7 or Valkey with Lua enabled",
+        )
+
+    def _retrying(self, call: Callable[[Connection], object]) -> object:
+        """Run call on the connection. With a URL callable (the embedded server), an unreachable
+        server is looked up again, and so restarted when allowed, and the call made once more."""
+        try:
+            return call(self.connection)
+        except StoreUnavailableError:
+            if not callable(self._url):
+                raise
+            self._failed()
+        return call(self.connection)
+
+    def _script(self, script: Script, keys: Sequence[str], args: Sequence[object]) -> object:
+        try:
+            return self._retrying(lambda conn: script.run(conn, keys, args))  # type: ignore[arg-type]
+        except StoreUnavailableError:
+            self._failed()
+            raise
+        except RespError as exc:
+            raise self._server_error(exc) from None
+
+    def _pipeline(self, commands: Sequence[Sequence[object]]) -> list[object]:
+        try:
+            replies: list[object] = self._retrying(lambda conn: conn.pipeline(commands))  # type: ignore[arg-type,assignment]
+        except StoreUnavailableError:
+            self._failed()
+            raise
+        for reply in replies:
+            if isinstance(reply, RespError):
+                raise self._server_error(reply)
+        return replies
+
+    def ping(self) -> float:
+        """Round-trip time in seconds (doctor, redis.status)."""
+        start = time.perf_counter()
+        self._pipeline([["PING"]])
+        return time.perf_counter() - start
+
+    # -- presence -----------------------------------------------------------------------
+    def register(self, role: str, session_id: str, worktree_path: str) -> RegisterResult:
+        """Take the role for this session; refused (IdentityError) while ANOTHER live session holds it.
+        A stale or inactive holder is taken over; the same session again is idempotent."""
+        validate_role(role, self.config.roles)
+        check_session_id(session_id)
+        if not isinstance(worktree_path, str):
+            raise InvalidInputError("worktree path must be text", "pass the checkout's absolute path")
+        reply = self._script(
+            REGISTER,
+            [self.keys.presence, self.keys.alive(role)],
+            [role, session_id, worktree_path, float(self.clock()), self.config.stale_seconds,
+             self.config.presence_ttl_seconds],
+        )
+        state = list(reply)  # type: ignore[call-overload]
+        if state[0] == "held":
+            raise held_error(role, str(state[1]), _float(state[2]))
+        return RegisterResult(
+            role=role,
+            session_id=session_id,
+            outcome=str(state[1]),
+            previous_session=str(state[2]) or None,
+            previous_age=_float(state[3]),
+        )
+
+    def heartbeat(self, role: str, session_id: str) -> HeartbeatResult:
+        """Refresh this session's hold on its role (reactivating it if it had gone stale)."""
+        validate_role(role, self.config.roles)
+        check_session_id(session_id)
+        reply = self._script(
+            HEARTBEAT,
+            [self.keys.presence, self.keys.alive(role)],
+            [role, session_id, float(self.clock()), self.config.stale_seconds, self.config.presence_ttl_seconds],
+        )
+        state = list(reply)  # type: ignore[call-overload]
+        if state[0] == "missing":
+            raise NotFoundError(
+                f"role {role} is not registered, so it cannot heartbeat",
+                "register first (coord_register_presence, or start the session with `coord session.start "
+                f"{role}`)",
+            )
+        if state[0] == "held":
+            if state[3] == "1":
+                raise held_error(role, str(state[1]), _float(state[2]))
+            raise IdentityError(
+                f"role {role} is registered to another session ({state[1]}), which is no longer live",
+                "register again to take the role over",
+            )
+        return HeartbeatResult(role, session_id, reactivated=state[1] == "1")
+
+    def deregister(self, role: str, session_id: str | None = None) -> bool:
+        """Mark the role inactive (history kept) and drop its liveness key. session_id None is a
+        human's forced teardown; otherwise only the holding session may deregister itself.
+        Returns False when the role was never registered (nothing to do)."""
+        check_role_syntax(role)
+        if session_id is not None:
+            check_session_id(session_id)
+        reply = self._script(
+            DEREGISTER, [self.keys.presence, self.keys.alive(role)], [role, session_id or ""]
+        )
+        state = list(reply)  # type: ignore[call-overload]
+        if state[0] == "held":
+            raise IdentityError(
+                f"role {role} is held by session {state[1]}, not by {session_id}",
+                "a session can deregister only itself; a human can force it with `coord agent.teardown`",
+            )
+        return state[0] == "ok"
+
+    def presence(self) -> list[PresenceView]:
+        """Every configured role (ABSENT when never registered), then any registered role no longer
+        configured. One round trip: the presence hash and every configured role's liveness key."""
+        roles = self.config.roles
+        replies = self._pipeline(
+            [["HGETALL", self.keys.presence], ["MGET", *(self.keys.alive(r) for r in roles)]]
+        )
+        now = float(self.clock())
+        records: dict[str, PresenceRecord] = {}
+        for role, raw in pairs(replies[0]).items():  # type: ignore[arg-type]
+            try:
+                records[role] = PresenceRecord.from_dict(_json_loads(str(raw)))
+            except (ValueError, KeyError, TypeError):
+                continue  # a corrupt record is shown as absent rather than breaking every reader
+        alive = dict(zip(roles, replies[1], strict=True))  # type: ignore[arg-type]
+        views = [view(r, records.get(r), alive.get(r), now, self.config.stale_seconds) for r in roles]  # type: ignore[arg-type]
+        for role in sorted(set(records) - set(roles)):
+            views.append(view(role, records[role], None, now, self.config.stale_seconds, configured=False))
+        return views
+
+    # -- messages -----------------------------------------------------------------------
+    def recipients(self, sender: str, recipient: str) -> list[str]:
+        """A configured role, or every configured role but the sender for BROADCAST."""
+        if recipient == BROADCAST:
+            return [r for r in self.config.roles if r != sender]
+        return [validate_role(recipient, self.config.roles)]
+
+    def publish(self, sender: str, recipient: str, type: MessageType | str, body: str) -> PublishResult:
+        """Deliver to one role or to all; lifecycle types go to the event log instead of inboxes."""
+        validate_role(sender, self.config.roles)
+        kind = parse_type(type)
+        check_body(body, self.config.max_body_bytes)
+        if recipient != BROADCAST:
+            validate_role(recipient, self.config.roles)
+        now = float(self.clock())
+        if kind in LIFECYCLE_TYPES:
+            replies = self._pipeline([[
+                "XADD", self.keys.events, "MAXLEN", "~", EVENTS_MAXLEN, "*",
+                "sender", sender, "recipient", recipient, "type", kind.value, "body", body, "ts", repr(now),
+            ]])
+            return PublishResult(sender, recipient, kind, now, {"events": str(replies[0])}, True)
+        targets = self.recipients(sender, recipient)
+        if not targets:
+            return PublishResult(sender, recipient, kind, now, {}, False)
+        keys: list[str] = []
+        for role in targets:
+            keys += [self.keys.inbox(role), self.keys.pending(role)]
+        reply = self._script(PUBLISH, keys, [sender, recipient, kind.value, body, repr(now)])
+        ids = [str(i) for i in reply]  # type: ignore[union-attr]
+        return PublishResult(sender, recipient, kind, now, dict(zip(targets, ids, strict=True)), False)
+
+    def check(self, role: str, limit: int = 50) -> CheckResult:
+        """The role's unacknowledged messages, oldest first: read them, act, then ack. A reader that
+        crashes before acknowledging gets the same messages again."""
+        validate_role(role, self.config.roles)
+        check_limit(limit)
+        reply = list(self._script(CHECK, [self.keys.inbox(role), self.keys.pending(role)], [limit]))  # type: ignore[call-overload]
+        return CheckResult(role, [message_from_row(r) for r in reply[1:]], int(reply[0]))
+
+    def ack(self, role: str, ids: Iterable[str]) -> AckResult:
+        """Remove the role's own messages from its pending set. Ids that are not pending for this
+        role are reported back, not an error (acknowledging twice is harmless)."""
+        validate_role(role, self.config.roles)
+        if isinstance(ids, str):
+            ids = [ids]
+        wanted = list(dict.fromkeys(ids))
+        if len(wanted) > MAX_LIMIT:
+            raise InvalidInputError(f"too many ids ({len(wanted)})", f"acknowledge at most {MAX_LIMIT} at a time")
+        valid = [i for i in wanted if isinstance(i, str) and _STREAM_ID.fullmatch(i)]
+        if not valid:
+            return AckResult([], [str(i) for i in wanted])
+        reply = self._script(ACK, [self.keys.pending(role)], valid)
+        removed = {i for i, n in zip(valid, reply, strict=True) if int(n)}  # type: ignore[call-overload]
+        return AckResult([i for i in valid if i in removed], [str(i) for i in wanted if i not in removed])
+
+    def notifications(self, role: str) -> Notifications:
+        """How many messages wait for the role, per type, and the newest few."""
+        validate_role(role, self.config.roles)
+        reply = list(self._script(  # type: ignore[call-overload]
+            NOTIFICATIONS, [self.keys.inbox(role), self.keys.pending(role)], [self.config.recent_notifications]
+        ))
+        by_type = {str(k): int(v) for k, v in pairs(reply[1]).items()}  # type: ignore[call-overload]
+        ordered = dict(sorted(by_type.items()))
+        return Notifications(role, int(reply[0]), ordered, [message_from_row(r) for r in reply[2:]])
+
+    def events(self, limit: int = 20) -> list[Message]:
+        """The newest lifecycle events (session start/end, heartbeats), newest first."""
+        check_limit(limit)
+        rows = self._pipeline([["XREVRANGE", self.keys.events, "+", "-", "COUNT", limit]])[0]
+        return [message_from_row(r) for r in rows]  # type: ignore[union-attr]
+
+    # -- the per-turn call --------------------------------------------------------------
+    def turn(self, role: str, session_id: str, worktree_path: str = "", limit: int = TURN_LIMIT) -> TurnResult:
+        """Heartbeat (claiming the role if it is free), the pending messages not shown before, and
+        the pending count, in one round trip. Never raises for a role held by another live session:
+        reports it (state 'held') so the hook can block the prompt with the reason."""
+        validate_role(role, self.config.roles)
+        check_session_id(session_id)
+        check_limit(limit)
+        k = self.keys
+        reply = list(self._script(  # type: ignore[call-overload]
+            TURN,
+            [k.presence, k.alive(role), k.inbox(role), k.pending(role), k.seen(role)],
+            [role, session_id, worktree_path or "", float(self.clock()), self.config.stale_seconds,
+             self.config.presence_ttl_seconds, limit],
+        ))
+        return TurnResult(
+            role=role,
+            session_id=session_id,
+            state=str(reply[0]),
+            holder_session=str(reply[1]) or None,
+            holder_age=_float(reply[2]),
+            messages=[message_from_row(r) for r in reply[5:]],
+            more=int(reply[4]),
+            pending=int(reply[3]),
+        )
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _json_loads(text: str) -> dict[str, object]:
+    import json
+
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("record is not an object")
+    return data
+
+
+def store_namespace(paths: RepoPaths, config: Config) -> str:
+    return config.namespace or paths.default_namespace()
+
+
+def open_store(
+    paths: RepoPaths, config: Config, start_server: bool = True, clock: Callable[[], float] = time.time,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Store:
+    """The store for a repository: config.redis_url when set, else the repository's embedded server
+    (started when start_server and not running; else StoreUnavailableError with the fix). The
+    not-running check reads a state file only, so the per-prompt hook stays fast. No connection is
+    opened until the first call."""
+    namespace = store_namespace(paths, config)
+    if config.redis_url:
+        return Store(config.redis_url, namespace, config, clock, timeout)
+    from coord import embedded
+
+    url = embedded.server_url(paths, start=start_server)
+
+    def again() -> str:
+        nonlocal url
+        if url:
+            found, url = url, ""
+            return found
+        return embedded.server_url(paths, start=start_server)
+
+    return Store(again, namespace, config, clock, timeout)
