@@ -1,6 +1,66 @@
-"""Placeholder: the session collection is being built."""
+"""`session.start ROLE [--launch]`: the one command that starts an agent in its own checkout."""
 
-from invoke import Collection
+from __future__ import annotations
 
-collection = Collection("session")
+import os
+import shlex
+import shutil
+from pathlib import Path
+
+from invoke import Collection, task
+
+from coord.errors import EnvironmentProblemError
+from coord.identity import INSTANCE_ENV
+from coord.tasks.agent import _need_role, print_setup
+from coord.tasks.boundary import guarded, workspace
+
+CLAUDE_BIN_ENV = "COORD_CLAUDE_BIN"  # tests and unusual installs point this at another claude
+DEFAULT_CLAUDE = "claude"
+
+
+def launch_command(role: str, path: Path, cwd: Path) -> str:
+    """The shell line a user types to start the agent (paths relative to where they stand)."""
+    here = os.path.realpath(cwd)
+    target = os.path.realpath(path)
+    start = f"{INSTANCE_ENV}={role} {DEFAULT_CLAUDE}"
+    if target == here:
+        return start
+    where = os.path.relpath(target, here) if target.startswith(here.rstrip("/") + "/") else target
+    return f"cd {shlex.quote(where)} && {start}"
+
+
+def find_claude(environ: dict[str, str] | os._Environ[str]) -> str:
+    """The claude binary to exec: COORD_CLAUDE_BIN if set, else `claude` on PATH."""
+    wanted = environ.get(CLAUDE_BIN_ENV) or DEFAULT_CLAUDE
+    found = shutil.which(wanted, path=environ.get("PATH"))
+    if found is None:
+        raise EnvironmentProblemError(
+            f"cannot launch: {wanted!r} is not on PATH",
+            "install Claude Code (npm install -g @anthropic-ai/claude-code), or set COORD_CLAUDE_BIN",
+        )
+    return found
+
+
+@task(positional=["role"], help={"role": "the agent role", "launch": "exec claude in the role's checkout now"})
+@guarded
+def start(c: object, role: str | None = None, launch: bool = False) -> None:
+    """Set ROLE up (idempotent) and print how to start its agent; --launch starts it."""
+    from coord import worktree
+
+    role = _need_role(role, "coord session.start ROLE [--launch]")
+    paths, config = workspace()
+    result = worktree.setup(paths, config, role)
+    print_setup(result, paths.main_root)
+    if not launch:
+        print("start the agent with:")
+        print(f"  {launch_command(role, result.path, Path(os.getcwd()))}")
+        return
+    binary = find_claude(os.environ)
+    env = {**os.environ, INSTANCE_ENV: role}
+    print(f"launching {binary} in {result.path} as {role}", flush=True)
+    os.chdir(result.path)
+    os.execvpe(binary, [binary], env)
+
+
+collection = Collection("session", start)
 top_level: list = []

@@ -1,0 +1,343 @@
+"""Every git call coord makes, through `sh` with argument lists (never a shell string).
+
+Why a module of its own: one place decides how git is started (no pager, no colour, no
+inherited GIT_DIR from a calling hook), and one place turns git's failures into GitError
+carrying git's own words. `sh` is imported inside `_git` so that importing this module (or
+coord.worktree, which imports it) stays cheap for callers that only need pure helpers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from coord.errors import GitError
+
+# Variables that would point git at another repository or index than the one we name:
+# coord can be run from inside a git hook, where git exports them.
+_LOCATING_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX",
+                  "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE")
+
+ZERO_OID = "0" * 40
+
+
+@dataclass(frozen=True)
+class GitResult:
+    """What one git run returned (text already decoded)."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class MergeTreeResult:
+    """A merge computed by `git merge-tree --write-tree` without touching any checkout."""
+
+    clean: bool
+    tree: str | None
+    conflicted_files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WorktreeEntry:
+    """One record of `git worktree list --porcelain`."""
+
+    path: Path
+    head: str | None
+    branch: str | None  # short name (without refs/heads/), None when detached or bare
+    bare: bool = False
+    detached: bool = False
+    locked: bool = False
+    lock_reason: str | None = None
+    prunable: bool = False
+
+
+def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _LOCATING_VARS}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _first_line(text: str) -> str:
+    """git's most telling stderr line: prefer a `fatal:`/`error:` line, else the first one."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith(("fatal:", "error:")):
+            return ln
+    return lines[0] if lines else "(no message)"
+
+
+def run(
+    repo: Path,
+    *args: str,
+    ok: Sequence[int] = (0,),
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+) -> GitResult:
+    """Run `git --no-pager ARGS` in repo. Exit codes outside `ok` raise GitError with git's line."""
+    import sh
+
+    git = sh.git.bake("--no-pager", _cwd=str(repo), _tty_out=False, _env=_env(env))
+    kwargs: dict[str, object] = {"_ok_code": list(ok), "_return_cmd": True}
+    if stdin is not None:
+        kwargs["_in"] = stdin
+    try:
+        proc = git(*args, **kwargs)
+    except sh.ErrorReturnCode as exc:
+        stderr = exc.stderr.decode("utf-8", "replace")
+        raise GitError(f"git {args[0] if args else ''} failed: {_first_line(stderr)}") from None
+    except sh.CommandNotFound:
+        from coord.errors import EnvironmentProblemError
+
+        raise EnvironmentProblemError("git is not installed or not on PATH", "install git 2.38 or newer") from None
+    return GitResult(
+        code=proc.exit_code,
+        stdout=proc.stdout.decode("utf-8", "replace"),
+        stderr=proc.stderr.decode("utf-8", "replace"),
+    )
+
+
+def out(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """stdout of a git command that must succeed, without its trailing newline."""
+    return run(repo, *args, env=env).stdout.rstrip("\n")
+
+
+# --- refs and commits -------------------------------------------------------------------
+
+
+def rev_parse(repo: Path, ref: str) -> str | None:
+    """The commit a ref names, or None when it names no commit. Refs starting with '-' name none."""
+    if not ref or ref.startswith("-"):
+        return None
+    result = run(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", ok=(0, 1, 128))
+    sha = result.stdout.strip()
+    return sha if result.code == 0 and sha else None
+
+
+def current_branch(repo: Path) -> str | None:
+    """The short name of the branch checked out in repo, None when HEAD is detached."""
+    result = run(repo, "symbolic-ref", "--quiet", "--short", "HEAD", ok=(0, 1, 128))
+    name = result.stdout.strip()
+    return name if result.code == 0 and name else None
+
+
+def branch_exists(repo: Path, branch: str) -> bool:
+    result = run(repo, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}", ok=(0, 1))
+    return result.code == 0
+
+
+def ref_exists(repo: Path, ref: str) -> bool:
+    return run(repo, "show-ref", "--verify", "--quiet", ref, ok=(0, 1)).code == 0
+
+
+def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
+    """True when ancestor is reachable from descendant (equal counts)."""
+    return run(repo, "merge-base", "--is-ancestor", ancestor, descendant, ok=(0, 1)).code == 0
+
+
+def ahead_behind(repo: Path, a: str, b: str) -> tuple[int, int]:
+    """(commits in a not in b, commits in b not in a)."""
+    text = out(repo, "rev-list", "--left-right", "--count", f"{a}...{b}")
+    left, right = text.split()
+    return int(left), int(right)
+
+
+def list_refs(repo: Path, prefix: str) -> list[tuple[str, str]]:
+    """(refname, commit) under prefix, newest refname last (sorted by name)."""
+    text = out(repo, "for-each-ref", "--sort=refname", "--format=%(refname) %(objectname)", prefix)
+    pairs = []
+    for line in text.splitlines():
+        name, _, sha = line.partition(" ")
+        if name:
+            pairs.append((name, sha))
+    return pairs
+
+
+def update_ref(repo: Path, ref: str, new: str, old: str | None = None, message: str = "coord") -> None:
+    """Point ref at new; with old given the update is atomic compare-and-swap (ZERO_OID: create only)."""
+    args = ["update-ref", "-m", message, ref, new]
+    if old is not None:
+        args.append(old)
+    run(repo, *args)
+
+
+def delete_branch(repo: Path, branch: str, force: bool = False) -> None:
+    run(repo, "branch", "-D" if force else "-d", "--", branch)
+
+
+def create_branch(repo: Path, branch: str, start: str) -> None:
+    run(repo, "branch", "--no-track", "--", branch, start)
+
+
+def commit_tree(
+    repo: Path, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str] | None = None
+) -> str:
+    args = ["commit-tree", tree]
+    for parent in parents:
+        args += ["-p", parent]
+    args += ["-m", message]
+    return out(repo, *args, env=env)
+
+
+def tree_of(repo: Path, commit: str) -> str:
+    return out(repo, "rev-parse", "--verify", f"{commit}^{{tree}}")
+
+
+def commit_parents(repo: Path, commit: str) -> list[str]:
+    text = out(repo, "rev-list", "--parents", "-n", "1", commit)
+    return text.split()[1:]
+
+
+def merge_tree(repo: Path, a: str, b: str) -> MergeTreeResult:
+    """Merge a and b in memory (git 2.38+): no index, no work tree, no MERGE_HEAD is touched."""
+    result = run(repo, "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", a, b, ok=(0, 1))
+    return parse_merge_tree(result.stdout, result.code)
+
+
+def parse_merge_tree(stdout: str, code: int) -> MergeTreeResult:
+    """Read `merge-tree --write-tree --name-only --no-messages -z` output: tree NUL files NUL..."""
+    parts = stdout.split("\0")
+    tree = parts[0].strip() or None
+    files: list[str] = []
+    for name in parts[1:]:
+        if name and name not in files:
+            files.append(name)
+    clean = code == 0
+    return MergeTreeResult(clean=clean, tree=tree, conflicted_files=() if clean else tuple(files))
+
+
+def merge_ff_only(repo: Path, commit: str) -> None:
+    """Advance the checked-out branch to commit; git refuses (and changes nothing) unless it is a
+    fast-forward that overwrites no local change."""
+    run(repo, "merge", "--ff-only", "--no-edit", "--quiet", commit)
+
+
+# --- working tree state -----------------------------------------------------------------
+
+
+def status_lines(repo: Path, untracked: bool = True) -> list[str]:
+    """`git status --porcelain` lines: tracked changes, and untracked non-ignored files if asked."""
+    args = ["status", "--porcelain=v1", "-z", "--ignore-submodules=none"]
+    args.append("--untracked-files=all" if untracked else "--untracked-files=no")
+    text = run(repo, *args).stdout
+    entries: list[str] = []
+    parts = text.split("\0")
+    i = 0
+    while i < len(parts):
+        item = parts[i]
+        if not item:
+            i += 1
+            continue
+        entries.append(item)
+        # renames and copies carry their source path as the next NUL-separated field
+        i += 2 if item[:1] in ("R", "C") or item[1:2] in ("R", "C") else 1
+    return entries
+
+
+def is_dirty(repo: Path, untracked: bool = True) -> bool:
+    """Uncommitted changes (and, unless untracked=False, untracked files that are not ignored)."""
+    return bool(status_lines(repo, untracked=untracked))
+
+
+def untracked_ignored(repo: Path, exclude_from: Path | None = None) -> list[str]:
+    """Untracked ignored files: by the standard ignore rules, or by the patterns of exclude_from."""
+    args = ["ls-files", "-z", "--others", "--ignored"]
+    args.append(f"--exclude-from={exclude_from}" if exclude_from else "--exclude-standard")
+    return [p for p in run(repo, *args).stdout.split("\0") if p]
+
+
+def snapshot_tree(worktree: Path, index_file: Path) -> str:
+    """The tree of everything in a checkout (tracked changes + untracked non-ignored files),
+    written through a throwaway index so the checkout's own index is left as it was."""
+    env = {"GIT_INDEX_FILE": str(index_file)}
+    run(worktree, "read-tree", "HEAD", env=env)
+    run(worktree, "add", "-A", "--", ".", env=env)
+    return out(worktree, "write-tree", env=env)
+
+
+# --- config -----------------------------------------------------------------------------
+
+
+def config_get(repo: Path, key: str, scope: str | None = None) -> str | None:
+    """A config value (scope: None for the effective value, or 'worktree', 'local', 'global')."""
+    args = ["config"]
+    if scope:
+        args.append(f"--{scope}")
+    args += ["--get", key]
+    result = run(repo, *args, ok=(0, 1))
+    return result.stdout.rstrip("\n") if result.code == 0 else None
+
+
+def config_set(repo: Path, key: str, value: str, scope: str | None = None) -> None:
+    args = ["config"]
+    if scope:
+        args.append(f"--{scope}")
+    args += [key, value]
+    run(repo, *args)
+
+
+# --- worktrees --------------------------------------------------------------------------
+
+
+def parse_worktree_list(text: str) -> list[WorktreeEntry]:
+    """Parse `git worktree list --porcelain -z`: records separated by an empty field."""
+    entries: list[WorktreeEntry] = []
+    record: dict[str, str | None] = {}
+
+    def flush() -> None:
+        if "worktree" in record:
+            branch = record.get("branch")
+            if branch and branch.startswith("refs/heads/"):
+                branch = branch[len("refs/heads/") :]
+            entries.append(
+                WorktreeEntry(
+                    path=Path(str(record["worktree"])),
+                    head=record.get("HEAD"),
+                    branch=branch,
+                    bare="bare" in record,
+                    detached="detached" in record,
+                    locked="locked" in record,
+                    lock_reason=record.get("locked") or None,
+                    prunable="prunable" in record,
+                )
+            )
+        record.clear()
+
+    for field in text.split("\0"):
+        if not field:
+            flush()
+            continue
+        key, _, value = field.partition(" ")
+        record[key] = value if value else None
+    flush()
+    return entries
+
+
+def worktree_list(repo: Path) -> list[WorktreeEntry]:
+    return parse_worktree_list(run(repo, "worktree", "list", "--porcelain", "-z").stdout)
+
+
+def worktree_add(repo: Path, path: Path, branch: str, start: str | None = None) -> None:
+    """Check branch out at path; with start, create the branch there first (never resets one)."""
+    if start is None:
+        run(repo, "worktree", "add", "--quiet", "--", str(path), branch)
+    else:
+        run(repo, "worktree", "add", "--quiet", "--no-track", "-b", branch, "--", str(path), start)
+
+
+def worktree_remove(repo: Path, path: Path, force: bool = False) -> None:
+    """git refuses a dirty worktree without force, and a locked one always (single --force)."""
+    args = ["worktree", "remove"]
+    if force:
+        args.append("--force")
+    run(repo, *args, "--", str(path))
+
+
+def worktree_prune(repo: Path) -> None:
+    """Forget worktrees whose folder is gone (git skips locked ones)."""
+    run(repo, "worktree", "prune")
