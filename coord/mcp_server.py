@@ -1,0 +1,362 @@
+"""The MCP server each agent session runs (`coord mcp`, stdio): the store as tools.
+
+Identity is fixed when the server starts, from its environment (CLAUDE_INSTANCE_ID, else the
+checkout's git identity, else the main role in the main checkout) and checked against the
+checkout the session runs in. No tool takes a sender or a role to act as, so a session can
+only register, heartbeat and deregister itself, and read and acknowledge its own messages.
+An invalid identity does not stop the server: every tool answers with the reason and the fix.
+
+The server heartbeats by itself every heartbeat_seconds, so a live session never goes stale,
+and it reconnects on the next call after Redis comes back. stdout is the MCP wire: logs go
+to stderr. The mcp SDK (~0.7 s to import) is imported only when a server is built, so the
+tool names below can be read cheaply (the renderer and the tasks import this module).
+"""
+
+import contextlib
+import os
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from coord.config import Config, load_config
+from coord.errors import CoordError, IdentityError, NotFoundError
+from coord.identity import INSTANCE_ENV, check_checkout, resolve_identity, role_from_email
+from coord.messages import BROADCAST, MessageType
+from coord.repo import RepoPaths, find_repo
+
+if TYPE_CHECKING:
+    from coord.store import Store
+
+SERVER_NAME = "coord"
+SESSION_ENV = "CLAUDE_CODE_SESSION_ID"
+FALLBACK_SESSION_ENV = "COORD_SESSION_ID"
+
+
+class Tool(StrEnum):
+    """Every MCP tool name, in one place: the hooks, settings and rules templates render from here."""
+
+    REGISTER_PRESENCE = "coord_register_presence"
+    DEREGISTER_PRESENCE = "coord_deregister_presence"
+    HEARTBEAT = "coord_heartbeat"
+    GET_PRESENCE = "coord_get_presence"
+    PUBLISH_MESSAGE = "coord_publish_message"
+    CHECK_MESSAGES = "coord_check_messages"
+    ACK_MESSAGES = "coord_ack_messages"
+    GET_NOTIFICATIONS = "coord_get_notifications"
+
+
+TOOL_NAMES: tuple[str, ...] = tuple(t.value for t in Tool)
+
+
+def log(text: str) -> None:
+    """stderr only: stdout carries the protocol."""
+    print(f"coord mcp: {text}", file=sys.stderr, flush=True)
+
+
+# -- identity -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a role resolved from the environment and checked against the checkout."""
+
+    role: str
+    source: str
+    paths: RepoPaths
+    config: Config
+
+
+def git_email(paths: RepoPaths) -> str | None:
+    """The checkout's effective git user.email (per-worktree config included), or None."""
+    try:
+        from coord.git import config_get
+
+        return config_get(paths.toplevel, "user.email")
+    except (CoordError, ImportError, OSError):
+        return None
+
+
+def resolve_actor(
+    paths: RepoPaths, config: Config, environ: Mapping[str, str], email: str | Callable[[], str | None] | None = None,
+) -> Actor:
+    """CLAUDE_INSTANCE_ID, else the checkout's git user.email role, else (main checkout only) the
+    main role; then the role must be acting from its own checkout."""
+    if callable(email):
+        email = email()
+    from_env = environ.get(INSTANCE_ENV, "").strip()
+    if not from_env and role_from_email(email) is None and paths.is_main:
+        role, source = config.main_role, "main checkout"
+    else:
+        found = resolve_identity(environ, email, config.roles)
+        role, source = found.role, found.source
+    check_checkout(role, str(paths.toplevel), str(paths.main_root), config.main_role, config.worktree_dir)
+    return Actor(role, source, paths, config)
+
+
+def session_id_from(environ: Mapping[str, str]) -> str:
+    """Claude Code's own session id (it sets it in the server's environment), else COORD_SESSION_ID,
+    else a fresh one."""
+    for name in (SESSION_ENV, FALLBACK_SESSION_ENV):
+        value = environ.get(name, "").strip()
+        if value:
+            return value
+    return f"mcp-{uuid.uuid4()}"
+
+
+# -- the service behind the tools ---------------------------------------------------------
+class RegistrationState(StrEnum):
+    PENDING = "pending"  # not registered yet (e.g. Redis was down at start): retried on every call and tick
+    REGISTERED = "registered"  # this session holds its role: heartbeats keep it live
+    REFUSED = "refused"  # another live session holds the role: reported by the tools, retried on ticks
+    DEREGISTERED = "deregistered"  # the agent deregistered itself: no automatic heartbeats
+
+
+class Service:
+    """The tools' logic without the SDK: identity fixed at construction, one store, one lock
+    (tools run in worker threads and the heartbeat runs beside them on the same connection)."""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str] | None = None,
+        cwd: Path | str | None = None,
+        store_factory: Callable[[RepoPaths, Config], "Store"] | None = None,
+    ) -> None:
+        environ = dict(os.environ if environ is None else environ)
+        self.session_id = session_id_from(environ)
+        self.actor: Actor | None = None
+        self.problem: CoordError | None = None
+        self.state = RegistrationState.PENDING
+        self.refusal: str | None = None
+        self._lock = threading.Lock()
+        self._store: Store | None = None
+        self._store_factory = store_factory
+        try:
+            paths = find_repo(cwd if cwd is not None else environ.get("CLAUDE_PROJECT_DIR") or os.getcwd())
+            config = load_config(paths.main_root, environ)
+            self.actor = resolve_actor(paths, config, environ, lambda: git_email(paths))
+        except CoordError as exc:
+            self.problem = exc
+
+    # -- plumbing -----------------------------------------------------------------------
+    @property
+    def role(self) -> str | None:
+        return self.actor.role if self.actor else None
+
+    @property
+    def heartbeat_seconds(self) -> int:
+        return self.actor.config.heartbeat_seconds if self.actor else Config().heartbeat_seconds
+
+    def _require(self) -> Actor:
+        if self.actor is None:
+            assert self.problem is not None
+            raise self.problem
+        return self.actor
+
+    def store(self) -> "Store":
+        actor = self._require()
+        if self._store is None:
+            if self._store_factory is not None:
+                self._store = self._store_factory(actor.paths, actor.config)
+            else:
+                from coord.store import open_store
+
+                self._store = open_store(actor.paths, actor.config, start_server=True)
+        return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+
+    def _register_locked(self) -> dict[str, Any]:
+        actor = self._require()
+        try:
+            result = self.store().register(actor.role, self.session_id, str(actor.paths.toplevel))
+        except IdentityError as exc:
+            self.state = RegistrationState.REFUSED
+            self.refusal = exc.line()
+            raise
+        self.state = RegistrationState.REGISTERED
+        self.refusal = None
+        return result.to_dict()
+
+    def _ensure_registered_locked(self) -> None:
+        """Registration deferred by an outage is made before the next tool runs."""
+        if self.state is RegistrationState.PENDING:
+            # the tool itself reports what is wrong, if it needs the store at all
+            with contextlib.suppress(CoordError):
+                self._register_locked()
+
+    def call(self, fn: Callable[["Store", Actor], Any]) -> Any:
+        """Run one tool body under the lock; CoordError propagates (the SDK layer turns it into
+        a ToolError)."""
+        actor = self._require()
+        with self._lock:
+            self._ensure_registered_locked()
+            return fn(self.store(), actor)
+
+    # -- tools --------------------------------------------------------------------------
+    def register(self) -> dict[str, Any]:
+        self._require()
+        with self._lock:
+            return self._register_locked()
+
+    def deregister(self) -> dict[str, Any]:
+        actor = self._require()
+        with self._lock:
+            done = self.store().deregister(actor.role, self.session_id)
+            self.state = RegistrationState.DEREGISTERED
+        return {"role": actor.role, "session_id": self.session_id, "deregistered": done}
+
+    def heartbeat(self) -> dict[str, Any]:
+        def beat(store: "Store", actor: Actor) -> dict[str, Any]:
+            result = store.heartbeat(actor.role, self.session_id)
+            self.state = RegistrationState.REGISTERED
+            return result.to_dict()
+
+        return self.call(beat)
+
+    def presence(self) -> dict[str, Any]:
+        views = self.call(lambda store, actor: store.presence())
+        return {"you": self.role, "session_id": self.session_id, "roles": [v.to_dict() for v in views]}
+
+    def publish(self, to: str, type: MessageType | str, body: str) -> dict[str, Any]:
+        # The sender is this server's role, never an argument.
+        result = self.call(lambda store, actor: store.publish(actor.role, to, type, body))
+        return result.to_dict()
+
+    def check(self, limit: int = 20) -> dict[str, Any]:
+        return self.call(lambda store, actor: store.check(actor.role, limit)).to_dict()
+
+    def ack(self, ids: list[str]) -> dict[str, Any]:
+        return self.call(lambda store, actor: store.ack(actor.role, ids)).to_dict()
+
+    def notifications(self) -> dict[str, Any]:
+        return self.call(lambda store, actor: store.notifications(actor.role)).to_dict()
+
+    # -- background -----------------------------------------------------------------------
+    def tick(self) -> None:
+        """The automatic heartbeat: keeps a registered session live, retries a deferred or refused
+        registration, leaves a deregistered session alone. Never raises."""
+        if self.actor is None or self.state is RegistrationState.DEREGISTERED:
+            return
+        with self._lock:
+            try:
+                if self.state is RegistrationState.REGISTERED:
+                    try:
+                        self.store().heartbeat(self.actor.role, self.session_id)
+                    except NotFoundError:
+                        self._register_locked()  # the store lost the record (flushed): take it again
+                else:
+                    self._register_locked()
+            except CoordError as exc:
+                log(exc.line())
+
+
+# -- the SDK layer --------------------------------------------------------------------------
+def build_server(service: Service | None = None, autostart: bool = False) -> Any:
+    """An MCPServer with the coord tools. autostart: register at start-up and heartbeat every
+    heartbeat_seconds while a client is connected (`coord mcp` does; listing the tools does not)."""
+    import anyio
+    from mcp.server import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+    from pydantic import Field
+
+    svc = service if service is not None else Service()
+
+    def run(fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except CoordError as exc:
+            raise ToolError(exc.line()) from None
+
+    @asynccontextmanager
+    async def lifespan(_server: Any) -> Any:
+        if not autostart or svc.actor is None:
+            if svc.problem is not None:
+                log(svc.problem.line())
+            yield {}
+            return
+        await anyio.to_thread.run_sync(svc.tick)
+        log(f"role {svc.role}, session {svc.session_id}: {svc.state.value}")
+        async with anyio.create_task_group() as group:
+
+            async def beat() -> None:
+                while True:
+                    await anyio.sleep(svc.heartbeat_seconds)
+                    await anyio.to_thread.run_sync(svc.tick)
+
+            group.start_soon(beat)
+            try:
+                yield {}
+            finally:
+                group.cancel_scope.cancel()
+                svc.close()
+
+    server = MCPServer(
+        SERVER_NAME,
+        instructions="Presence and messages between the agents working on this repository. "
+        "You act as the role coord started you with; tools never take a sender.",
+        lifespan=lifespan,
+    )
+
+
+    @server.tool(name=Tool.REGISTER_PRESENCE.value, description="Register this session as its role (done at start).")
+    def register_presence() -> dict[str, Any]:
+        return run(svc.register)
+
+    @server.tool(name=Tool.DEREGISTER_PRESENCE.value, description="Mark this session's role inactive.")
+    def deregister_presence() -> dict[str, Any]:
+        return run(svc.deregister)
+
+    @server.tool(name=Tool.HEARTBEAT.value, description="Refresh this session's presence (automatic every minute).")
+    def heartbeat() -> dict[str, Any]:
+        return run(svc.heartbeat)
+
+    @server.tool(name=Tool.GET_PRESENCE.value, description="Every role: status, stale flag, seconds since heartbeat.")
+    def get_presence() -> dict[str, Any]:
+        return run(svc.presence)
+
+    @server.tool(name=Tool.PUBLISH_MESSAGE.value, description="Send a message to a role or to 'all'.")
+    def publish_message(
+        to: Annotated[str, Field(description=f"recipient role, or '{BROADCAST}'")],
+        type: MessageType,
+        body: Annotated[str, Field(description="text, at most 64 KiB")],
+    ) -> dict[str, Any]:
+        return run(lambda: svc.publish(to, type, body))
+
+    @server.tool(name=Tool.CHECK_MESSAGES.value, description="Your unacknowledged messages, oldest first.")
+    def check_messages(limit: Annotated[int, Field(ge=1, le=1000)] = 20) -> dict[str, Any]:
+        return run(lambda: svc.check(limit))
+
+    @server.tool(name=Tool.ACK_MESSAGES.value, description="Acknowledge your messages by id once handled.")
+    def ack_messages(ids: Annotated[list[str], Field(description="message ids")]) -> dict[str, Any]:
+        return run(lambda: svc.ack(ids))
+
+    @server.tool(name=Tool.GET_NOTIFICATIONS.value, description="Count and types of your pending messages.")
+    def get_notifications() -> dict[str, Any]:
+        return run(svc.notifications)
+
+    return server
+
+
+def main() -> None:
+    """`coord mcp`: serve the tools over stdio for one agent session."""
+    service = Service()
+    if service.problem is not None:
+        log(service.problem.line())
+    server = build_server(service, autostart=True)
+    try:
+        server.run("stdio")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.close()
+
+
+if __name__ == "__main__":
+    main()
