@@ -1,0 +1,147 @@
+"""Rows 1 and 2: the Claude Code hooks as whole processes, against `python -c pass`.
+
+The hook is fed the JSON Claude Code sends on stdin, runs in the role's worktree with
+CLAUDE_INSTANCE_ID set, with 20 agents registered and 5 pending messages. Each sample of the
+per-prompt hook sees 5 NEW messages (published untimed just before it), its heaviest normal path.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+
+from benchmarks.context import Context
+from benchmarks.core import Row, at_most, median
+from benchmarks.fixture import Site, make_site, role_names
+from benchmarks.infra import Workspace, clean_env, compare, module_present, run, script, time_process, workspace
+from benchmarks.store_api import ack_all, publish
+
+AGENTS = 20
+PENDING = 5
+ROLE = "backend"
+BASELINE = [sys.executable, "-c", "pass"]
+BASELINE_LABEL = "python -c pass"
+NEEDED = ("coord.hooks", "coord.store")
+
+
+def _missing() -> str | None:
+    absent = [m for m in NEEDED if not module_present(m)]
+    if absent:
+        return f"{', '.join(absent)} not there"
+    from coord import hooks
+
+    if not hasattr(hooks, "main") or "Placeholder" in (hooks.__doc__ or ""):
+        return "coord.hooks is a placeholder"
+    return None
+
+
+def _baseline_only(ctx: Context, row: Row) -> list[Row]:
+    env = clean_env()
+    samples = compare({"base": lambda: time_process(BASELINE, env=env)}, rounds=ctx.n(30, 10))
+    row.baseline = median(samples["base"]) * 1000
+    return [row]
+
+
+def _stdin(event: str, session_id: str, cwd: Path) -> bytes:
+    payload: dict[str, object] = {
+        "session_id": session_id,
+        "transcript_path": f"/tmp/coord-bench/{session_id}.jsonl",
+        "cwd": str(cwd),
+        "hook_event_name": event,
+    }
+    if event == "UserPromptSubmit":
+        payload["prompt"] = "Carry on with the task, and tell me what changed."
+    elif event == "SessionStart":
+        payload["source"] = "startup"
+    return json.dumps(payload).encode()
+
+
+def _setup(ws: Workspace, ctx: Context) -> tuple[Site, Path, str]:
+    others = role_names(AGENTS - 1)
+    site = make_site(ws, [ROLE, *others])
+    worktree = site.worktree(ROLE)
+    store = site.store()
+    session_id = str(uuid.uuid4())
+    store.register(ROLE, session_id, str(worktree))
+    for role in others:
+        store.register(role, str(uuid.uuid4()), str(site.repo / ".worktrees" / role))
+    ctx.log(f"hooks: site up ({site.server}), {AGENTS} agents registered")
+    return site, worktree, session_id
+
+
+def _refill(site: Site, sequence: list[int]) -> None:
+    """Exactly PENDING pending messages for the role, all of them new to its hook."""
+    store = site.store()
+    ack_all(store, ROLE)
+    sequence[0] += 1
+    senders = role_names(AGENTS - 1)
+    for i in range(PENDING):
+        publish(store, senders[i % len(senders)], ROLE, "INFO", f"bench note {sequence[0]}-{i}: build is green")
+
+
+def _measure(ctx: Context, event: str, arg: str, row: Row, check_output) -> list[Row]:  # type: ignore[no-untyped-def]
+    missing = _missing()
+    if missing:
+        row.missing = missing
+        return _baseline_only(ctx, row)
+    with workspace(f"hook-{arg}") as ws:
+        site, worktree, session_id = _setup(ws, ctx)
+        env = site.environ({"CLAUDE_INSTANCE_ID": ROLE, "CLAUDE_CODE_SESSION_ID": session_id,
+                            "CLAUDE_PROJECT_DIR": str(worktree)})
+        hook = [script("coord-hook"), arg]
+        stdin = _stdin(event, session_id, worktree)
+        sequence = [0]
+        _refill(site, sequence)
+        first = run(hook, cwd=worktree, env=env, stdin=stdin, timeout=30)
+        problem = check_output(first.stdout.decode(errors="replace"), sequence[0])
+        if problem:
+            row.error = problem
+            row.details["stdout"] = first.stdout.decode(errors="replace")[:500]
+            row.details["stderr"] = first.stderr.decode(errors="replace")[:500]
+            return _baseline_only(ctx, row)
+        base_env = clean_env()
+        samples = compare(
+            {"base": lambda: time_process(BASELINE, env=base_env),
+             "hook": lambda: time_process(hook, cwd=worktree, env=env, stdin=stdin)},
+            rounds=ctx.n(40, 10),
+            before_each={"hook": lambda: _refill(site, sequence)},
+        )
+        row.figure = median(samples["hook"]) * 1000
+        row.baseline = median(samples["base"]) * 1000
+        row.details.update({
+            "samples": len(samples["hook"]),
+            "hook_min_ms": min(samples["hook"]) * 1000,
+            "baseline_min_ms": min(samples["base"]) * 1000,
+            "server": site.server,
+            "agents_registered": AGENTS,
+            "pending_messages": PENDING,
+        })
+    return [row]
+
+
+def prompt_hook(ctx: Context) -> list[Row]:
+    row = Row("1", "UserPromptSubmit hook process (20 agents, 5 new msgs)", baseline_label=BASELINE_LABEL,
+              target=at_most(3.0))
+
+    def check(stdout: str, seq: int) -> str | None:
+        if f"bench note {seq}-0" not in stdout:
+            return "the hook did not show the new messages (not the normal path)"
+        if '"decision"' in stdout and '"block"' in stdout:
+            return "the hook blocked the prompt"
+        return None
+
+    return _measure(ctx, "UserPromptSubmit", "user-prompt-submit", row, check)
+
+
+def session_hook(ctx: Context) -> list[Row]:
+    row = Row("2", "SessionStart hook process (20 agents, 5 pending)", baseline_label=BASELINE_LABEL,
+              target=at_most(5.0))
+
+    def check(stdout: str, seq: int) -> str | None:
+        if ROLE not in stdout:
+            return "the hook's context does not name the role (not the normal path)"
+        return None
+
+    return _measure(ctx, "SessionStart", "session-start", row, check)

@@ -1,0 +1,175 @@
+"""Row 5: 10,000 messages to 50 roles, then read and acknowledged by each role.
+
+coord's store API against the same work done with raw redis-py on the same server, in the same
+run. "Pipelined" is taken per operation, as an agent works: one publish is one round trip
+(MULTI/EXEC of XADD to the inbox stream + HSET of the pending hash), one read is one round trip,
+one acknowledgement is one round trip. A single batch of all 10,000 publishes is reported
+beside it for context: the store API has no batch publish, because agents send one message at a time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from typing import Any
+
+from benchmarks.context import Context
+from benchmarks.core import Row, at_least, median
+from benchmarks.fixture import make_site, role_names
+from benchmarks.infra import Valkey, module_present, workspace
+from benchmarks.store_api import ack_all, publish
+
+ROLES = 50
+SENDER = "pm"
+
+
+def _body(i: int) -> str:
+    return f"message {i}: please look at src/d{i % 100:03d}/f{i:05d}.py, the tests there fail since the last merge"
+
+
+class RawBaseline:
+    """The same messages with redis-py: inbox STREAM + pending HASH per role, like coord's keys."""
+
+    def __init__(self, url: str, roles: list[str]) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url, protocol=2)
+        self.roles = roles
+        self.prefix = f"raw:{{{uuid.uuid4().hex[:8]}}}"
+        self._ms = 0
+        self._seq = itertools.count()
+
+    def _next_id(self) -> str:
+        # Ids chosen by the client so that XADD and HSET fit in one round trip.
+        now = int(time.time() * 1000)
+        if now > self._ms:
+            self._ms = now
+            self._seq = itertools.count()
+        return f"{self._ms}-{next(self._seq)}"
+
+    def publish(self, recipient: str, type_name: str, body: str) -> str:
+        msg_id = self._next_id()
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xadd(f"{self.prefix}:inbox:{recipient}",
+                  {"sender": SENDER, "type": type_name, "body": body, "ts": repr(time.time())}, id=msg_id)
+        pipe.hset(f"{self.prefix}:pending:{recipient}", msg_id, type_name)
+        pipe.execute()
+        return msg_id
+
+    def publish_batch(self, messages: list[tuple[str, str, str]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for recipient, type_name, body in messages:
+            msg_id = self._next_id()
+            pipe.xadd(f"{self.prefix}:inbox:{recipient}",
+                      {"sender": SENDER, "type": type_name, "body": body, "ts": repr(time.time())}, id=msg_id)
+            pipe.hset(f"{self.prefix}:pending:{recipient}", msg_id, type_name)
+        pipe.execute()
+
+    def read_and_ack(self, role: str) -> int:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hkeys(f"{self.prefix}:pending:{role}")
+        pipe.xrange(f"{self.prefix}:inbox:{role}", "-", "+")
+        pending, entries = pipe.execute()
+        wanted = set(pending)
+        messages = [(i, fields) for i, fields in entries if i in wanted]
+        if messages:
+            self.client.hdel(f"{self.prefix}:pending:{role}", *[i for i, _ in messages])
+        return len(messages)
+
+    def reset(self) -> None:
+        keys = [f"{self.prefix}:{kind}:{r}" for r in self.roles for kind in ("inbox", "pending")]
+        self.client.delete(*keys)
+        self.prefix = f"raw:{{{uuid.uuid4().hex[:8]}}}"
+
+
+def _plan(count: int, roles: list[str]) -> list[tuple[str, str, str]]:
+    return [(roles[i % len(roles)], "INFO", _body(i)) for i in range(count)]
+
+
+def _run_raw(raw: RawBaseline, plan: list[tuple[str, str, str]]) -> float:
+    start = time.perf_counter()
+    for recipient, type_name, body in plan:
+        raw.publish(recipient, type_name, body)
+    read = sum(raw.read_and_ack(r) for r in raw.roles)
+    elapsed = time.perf_counter() - start
+    if read != len(plan):
+        raise RuntimeError(f"raw baseline read {read} of {len(plan)} messages")
+    raw.reset()
+    return elapsed
+
+
+def _run_batch(raw: RawBaseline, plan: list[tuple[str, str, str]]) -> float:
+    start = time.perf_counter()
+    raw.publish_batch(plan)
+    read = sum(raw.read_and_ack(r) for r in raw.roles)
+    elapsed = time.perf_counter() - start
+    if read != len(plan):
+        raise RuntimeError(f"batched baseline read {read} of {len(plan)} messages")
+    raw.reset()
+    return elapsed
+
+
+def _run_store(store: Any, plan: list[tuple[str, str, str]], roles: list[str]) -> float:
+    start = time.perf_counter()
+    for recipient, type_name, body in plan:
+        publish(store, SENDER, recipient, type_name, body)
+    read = sum(ack_all(store, r) for r in roles)
+    elapsed = time.perf_counter() - start
+    if read != len(plan):
+        raise RuntimeError(f"store read {read} of {len(plan)} messages")
+    return elapsed
+
+
+def throughput(ctx: Context) -> list[Row]:
+    count = ctx.n(10_000, 2_000)
+    rounds = ctx.n(3, 1)
+    roles = role_names(ROLES, prefix="r")
+    plan = _plan(count, roles)
+    row = Row("5", f"{count:,} msgs to {ROLES} roles, read + acked (store API)", unit="msg/s",
+              baseline_label="raw redis-py, 1 round trip per op", target=at_least(0.5))
+    missing = None if module_present("coord.store") else "coord.store not there"
+    with workspace("throughput") as ws:
+        if missing:
+            server: Valkey = ws.valkey("valkey", durable=True)
+            url = server.url
+            store = None
+        else:
+            site = make_site(ws, roles)
+            store = site.store()
+            url = _url_of(site, store)
+        raw = RawBaseline(url, roles)
+        raw_times: list[float] = []
+        store_times: list[float] = []
+        for i in range(rounds):
+            ctx.log(f"throughput: round {i + 1}/{rounds}")
+            order = ("raw", "store") if i % 2 == 0 else ("store", "raw")
+            for name in order:
+                if name == "raw":
+                    raw_times.append(_run_raw(raw, plan))
+                elif store is not None:
+                    store_times.append(_run_store(store, plan, roles))
+        batch = _run_batch(raw, plan)
+        row.baseline = count / median(raw_times)
+        row.details["raw_batched_msgs_per_s"] = count / batch
+        row.details["rounds"] = rounds
+        if store is None:
+            row.missing = missing
+        else:
+            row.figure = count / median(store_times)
+            row.details["server"] = site.server
+    return [row]
+
+
+def _url_of(site: Any, store: Any) -> str:
+    """The URL the store is connected to, so the baseline shares its server."""
+    if "COORD_REDIS_URL" in site.env:
+        return site.env["COORD_REDIS_URL"]
+    for attr in ("url", "_url"):
+        value = getattr(store, attr, None)
+        if isinstance(value, str):
+            return value
+    conn = getattr(store, "conn", None) or getattr(store, "_conn", None)
+    if conn is not None and isinstance(getattr(conn, "url", None), str):
+        return conn.url
+    raise RuntimeError("cannot find the URL of the store's server for the baseline")
