@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from coord.errors import CoordError, IdentityError, InvalidInputError, StoreUnavailableError
-from coord.identity import Identity, check_checkout, resolve_identity
+from coord.identity import INSTANCE_ENV, Identity, check_checkout, resolve_identity, role_from_email
 from coord.messages import BROADCAST, Message, MessageType
 from coord.presence import describe_age
 
@@ -247,9 +247,22 @@ def locate(payload: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[Any,
     raise last or InvalidInputError("no directory to look for the repository in")
 
 
+MAIN_CHECKOUT = "main checkout"
+
+
+def resolve_role(paths: Any, config: Any, environ: Mapping[str, str]) -> Identity:
+    """CLAUDE_INSTANCE_ID, else the checkout's git user.email role, else (main checkout only) the
+    main role. The same rule as the MCP server's resolve_actor (a test holds them together), so
+    the hooks and the tools of one session always agree on who it is."""
+    email = git_email(paths.git_dir, paths.common_dir)
+    if not environ.get(INSTANCE_ENV, "").strip() and role_from_email(email) is None and paths.is_main:
+        return Identity(config.main_role, MAIN_CHECKOUT)
+    return resolve_identity(environ, email, config.roles)
+
+
 def identify(paths: Any, config: Any, environ: Mapping[str, str]) -> Identity:
     """Resolve the role and check that this checkout is the role's own (IdentityError if not)."""
-    identity = resolve_identity(environ, git_email(paths.git_dir, paths.common_dir), config.roles)
+    identity = resolve_role(paths, config, environ)
     check_checkout(identity.role, str(paths.toplevel), str(paths.main_root), config.main_role, config.worktree_dir)
     return identity
 

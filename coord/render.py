@@ -86,8 +86,12 @@ def build_context(config: Config, tools: tuple[str, ...], commands: list[tuple[s
             raise CoordError(f"template names MCP tool {name!r}, which the coord MCP server does not have")
         return name
 
+    agents = config.agent_roles()
+    preferred = [r for r in ("backend", "frontend") if r in agents]
+    examples = (preferred if len(preferred) == 2 else [*agents, config.main_role, config.main_role])[:2]
     return {
         "generated": GENERATED,
+        "example_roles": examples,
         "server": SERVER,
         "tool_names": tools,
         "tool": tool,
@@ -340,7 +344,7 @@ def check(root: Path, files: list[RenderedFile]) -> None:
     if drifted:
         raise DriftError(
             f"{len(drifted)} generated file(s) differ from the templates: {', '.join(drifted)}",
-            "run `coord init` in the main checkout and commit the result",
+            "run `coord init` in this checkout and commit the result",
         )
 
 
