@@ -182,14 +182,26 @@ def _parse_git_config(text: str) -> dict[str, str]:
             section = name.lower() + (f".{sub}" if sub else "")
             continue
         key, eq, value = line.partition("=")
-        value = value.strip() if eq else "true"
-        for mark in (" #", " ;", "\t#", "\t;"):
-            if mark in value and not value.startswith('"'):
-                value = value.split(mark, 1)[0].rstrip()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = value[1:-1]
-        values[f"{section}.{key.strip().lower()}"] = value
+        values[f"{section}.{key.strip().lower()}"] = _config_value(value) if eq else "true"
     return values
+
+
+def _config_value(raw: str) -> str:
+    """A value as git reads it: quotes group, backslash escapes, # or ; outside quotes start a comment."""
+    out: list[str] = []
+    quoted = False
+    chars = iter(raw.strip())
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            out.append({"n": "\n", "t": "\t", "b": "\b"}.get(nxt, nxt))
+        elif ch == '"':
+            quoted = not quoted
+        elif ch in "#;" and not quoted:
+            break
+        else:
+            out.append(ch)
+    return "".join(out).strip()
 
 
 def _read(path: Path) -> str:

@@ -1,0 +1,335 @@
+"""coord-hook run the way Claude Code runs it (a process, JSON on stdin), against real git and Valkey.
+
+Every effect is checked with an independent client (redis-py), not through coord's own store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from coord.identity import role_email, role_name
+from coord.keys import Keys
+from coord.messages import MessageType
+from tests.conftest import ValkeyProcess, free_port, git
+
+pytestmark = pytest.mark.integration
+
+HOOK = [sys.executable, "-m", "coord.hooks"]
+
+
+class Hooks:
+    """Runs coord-hook in a checkout with the test's Valkey and namespace."""
+
+    def __init__(self, env: dict[str, str], namespace: str, url: str) -> None:
+        self.env = env
+        self.keys = Keys(namespace)
+        self.r = redis.Redis.from_url(url, decode_responses=True)
+
+    def run(self, event: str, cwd: Path, payload: dict[str, Any] | bytes | None = None,
+            **extra: str | None) -> tuple[int, dict[str, Any] | None, str, float]:
+        env = {**self.env, "CLAUDE_PROJECT_DIR": str(cwd)}
+        for key, value in extra.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        data = payload if isinstance(payload, bytes) else json.dumps(payload or {}).encode()
+        start = time.monotonic()
+        proc = subprocess.run([*HOOK, event], input=data, cwd=cwd, env=env, capture_output=True, timeout=30)
+        elapsed = time.monotonic() - start
+        out = proc.stdout.decode()
+        return proc.returncode, (json.loads(out) if out.strip() else None), proc.stderr.decode(), elapsed
+
+    def presence(self, role: str) -> dict[str, Any] | None:
+        raw = self.r.hget(self.keys.presence, role)
+        return json.loads(raw) if raw else None
+
+    def events(self) -> list[dict[str, str]]:
+        return [fields for _id, fields in self.r.xrange(self.keys.events)]
+
+    def publish(self, sender: str, recipient: str, kind: str, body: str, repo: Path) -> None:
+        from coord.config import load_config
+        from coord.repo import find_repo
+        from coord.store import open_store
+
+        paths = find_repo(repo)
+        with open_store(paths, load_config(paths.main_root)) as store:
+            store.publish(sender, recipient, MessageType(kind), body)
+
+
+@pytest.fixture
+def hooks(coord_env: dict[str, str], namespace: str, valkey: ValkeyProcess) -> Iterator[Hooks]:
+    h = Hooks(coord_env, namespace, valkey.url)
+    yield h
+    h.r.close()
+
+
+def context(out: dict[str, Any] | None) -> str:
+    assert out is not None
+    return out.get("hookSpecificOutput", {}).get("additionalContext", "")
+
+
+def add_worktree(repo: Path, role: str) -> Path:
+    """A role's worktree with its per-worktree identity, made with plain git (as agent.setup does)."""
+    path = repo / ".worktrees" / role
+    git(repo, "worktree", "add", "-q", "-b", f"agent/{role}/active", str(path))
+    git(repo, "config", "extensions.worktreeConfig", "true")
+    git(path, "config", "--worktree", "user.email", role_email(role))
+    git(path, "config", "--worktree", "user.name", role_name(role))
+    return path
+
+
+# -- SessionStart ---------------------------------------------------------------------------
+
+
+def test_session_start_registers_and_records_start_and_heartbeat(hooks: Hooks, git_repo: Path) -> None:
+    code, out, err, _ = hooks.run("session-start", git_repo, {"session_id": "s-1", "source": "startup"},
+                                  CLAUDE_INSTANCE_ID="pm")
+    assert code == 0, err
+    text = context(out)
+    assert "role pm (from CLAUDE_INSTANCE_ID), session s-1" in text
+    assert "message" not in text  # nothing about mail when there is none
+    record = hooks.presence("pm")
+    assert record is not None and record["session_id"] == "s-1" and record["status"] == "active"
+    assert hooks.r.get(hooks.keys.alive("pm")) == "s-1"
+    kinds = [(e["type"], e["sender"]) for e in hooks.events()]
+    assert kinds == [("SESSION_START", "pm"), ("HEARTBEAT", "pm")]
+
+
+def test_session_start_summarises_pending_mail(hooks: Hooks, git_repo: Path) -> None:
+    hooks.publish("backend", "pm", "QUESTION", "q1", git_repo)
+    hooks.publish("qa", "pm", "BLOCKER", "b1", git_repo)
+    hooks.publish("qa", "all", "INFO", "i1", git_repo)
+    _, out, _, _ = hooks.run("session-start", git_repo, {"session_id": "s-1"}, CLAUDE_INSTANCE_ID="pm")
+    assert "3 pending (unacknowledged) message(s) for pm: 1 BLOCKER, 1 INFO, 1 QUESTION" in context(out)
+
+
+def test_session_start_in_a_worktree_takes_the_role_from_git(hooks: Hooks, git_repo: Path) -> None:
+    tree = add_worktree(git_repo, "backend")
+    _, out, err, _ = hooks.run("session-start", tree, {"session_id": "s-b"}, CLAUDE_INSTANCE_ID=None)
+    assert "role backend (from git user.email)" in context(out), err
+    assert "branch agent/backend/active" in context(out)
+    assert hooks.presence("backend")["worktree_path"] == str(tree.resolve())  # type: ignore[index]
+
+
+def test_session_start_with_a_wrong_identity_says_so_and_registers_nothing(hooks: Hooks, git_repo: Path) -> None:
+    tree = add_worktree(git_repo, "backend")
+    code, out, _, _ = hooks.run("session-start", tree, {"session_id": "s-x"}, CLAUDE_INSTANCE_ID="frontend")
+    assert code == 0
+    assert "identity refused" in context(out) and "belongs to backend" in context(out)
+    assert out is not None and "systemMessage" in out
+    assert hooks.presence("frontend") is None and hooks.presence("backend") is None
+
+
+def test_session_start_for_a_role_held_by_a_live_session_is_refused(hooks: Hooks, git_repo: Path) -> None:
+    hooks.run("session-start", git_repo, {"session_id": "first"}, CLAUDE_INSTANCE_ID="pm")
+    code, out, _, _ = hooks.run("session-start", git_repo, {"session_id": "second"}, CLAUDE_INSTANCE_ID="pm")
+    assert code == 0
+    assert "role refused" in context(out) and "first" in context(out)
+    assert hooks.presence("pm")["session_id"] == "first"  # type: ignore[index]
+
+
+# -- UserPromptSubmit -----------------------------------------------------------------------
+
+
+def test_prompt_shows_new_messages_once_and_counts_as_a_heartbeat(hooks: Hooks, git_repo: Path) -> None:
+    hooks.run("session-start", git_repo, {"session_id": "s-1"}, CLAUDE_INSTANCE_ID="pm")
+    before = hooks.presence("pm")["last_heartbeat"]  # type: ignore[index]
+    hooks.publish("backend", "pm", "QUESTION", "which schema?\nv2 or v3", git_repo)
+    time.sleep(0.01)
+    code, out, err, _ = hooks.run("user-prompt-submit", git_repo, {"session_id": "s-1", "prompt": "go"},
+                                  CLAUDE_INSTANCE_ID="pm")
+    assert code == 0, err
+    text = context(out)
+    assert "1 new message(s) for pm" in text
+    assert "from backend, QUESTION" in text and "    which schema?\n    v2 or v3" in text
+    assert hooks.presence("pm")["last_heartbeat"] > before  # type: ignore[index]
+    code, out, _, _ = hooks.run("user-prompt-submit", git_repo, {"session_id": "s-1"}, CLAUDE_INSTANCE_ID="pm")
+    assert code == 0 and out is None  # nothing new: nothing said (no nagging about seen mail)
+    assert hooks.r.hlen(hooks.keys.pending("pm")) == 1  # still pending until acknowledged
+    hooks.publish("qa", "pm", "INFO", "second", git_repo)
+    _, out, _, _ = hooks.run("user-prompt-submit", git_repo, {"session_id": "s-1"}, CLAUDE_INSTANCE_ID="pm")
+    assert "second" in context(out) and "which schema" not in context(out)
+
+
+def test_prompt_of_a_wrong_identity_is_blocked(hooks: Hooks, git_repo: Path) -> None:
+    tree = add_worktree(git_repo, "backend")
+    code, out, _, _ = hooks.run("user-prompt-submit", tree, {"session_id": "s"}, CLAUDE_INSTANCE_ID="frontend")
+    assert code == 0 and out is not None
+    assert out["decision"] == "block"
+    assert "belongs to backend" in out["reason"] and "start the session in the frontend worktree" in out["reason"]
+
+
+def test_prompt_of_a_role_outside_its_checkout_is_blocked(hooks: Hooks, git_repo: Path) -> None:
+    _, out, _, _ = hooks.run("user-prompt-submit", git_repo, {"session_id": "s"}, CLAUDE_INSTANCE_ID="qa")
+    assert out is not None and out["decision"] == "block"
+    assert ".worktrees/qa" in out["reason"]
+
+
+@pytest.mark.parametrize("instance", ["nobody", "../etc", "x$(id)"])
+def test_prompt_of_an_unknown_or_malformed_role_is_blocked(hooks: Hooks, git_repo: Path, instance: str) -> None:
+    _, out, _, _ = hooks.run("user-prompt-submit", git_repo, {"session_id": "s"}, CLAUDE_INSTANCE_ID=instance)
+    assert out is not None and out["decision"] == "block"
+
+
+def test_worktree_without_any_identity_is_blocked(hooks: Hooks, git_repo: Path) -> None:
+    path = git_repo / ".worktrees" / "anon"
+    git(git_repo, "worktree", "add", "-q", "-b", "anon", str(path))
+    _, out, _, _ = hooks.run("user-prompt-submit", path, {"session_id": "s"}, CLAUDE_INSTANCE_ID=None)
+    assert out is not None and out["decision"] == "block" and "no agent identity" in out["reason"]
+
+
+def test_prompt_of_a_second_session_on_a_held_role_is_blocked(hooks: Hooks, git_repo: Path) -> None:
+    hooks.run("session-start", git_repo, {"session_id": "first"}, CLAUDE_INSTANCE_ID="pm")
+    hooks.publish("qa", "pm", "INFO", "for the first session", git_repo)
+    _, out, _, _ = hooks.run("user-prompt-submit", git_repo, {"session_id": "second"}, CLAUDE_INSTANCE_ID="pm")
+    assert out is not None and out["decision"] == "block"
+    assert "held by another live session (first" in out["reason"]
+    assert "for the first session" not in json.dumps(out)  # mail is not shown to the intruder
+    _, out, _, _ = hooks.run("user-prompt-submit", git_repo, {"session_id": "first"}, CLAUDE_INSTANCE_ID="pm")
+    assert "for the first session" in context(out)
+
+
+def test_prompt_registers_a_session_whose_start_missed_redis(hooks: Hooks, git_repo: Path) -> None:
+    _, out, _, _ = hooks.run("user-prompt-submit", git_repo, {"session_id": "late"}, CLAUDE_INSTANCE_ID="pm")
+    assert out is None or "decision" not in out
+    assert hooks.presence("pm")["session_id"] == "late"  # type: ignore[index]
+    assert [e["type"] for e in hooks.events()] == ["SESSION_START"]
+
+
+def test_a_killed_session_goes_stale_and_its_role_can_be_taken(hooks: Hooks, git_repo: Path) -> None:
+    fast = {"COORD_STALE_SECONDS": "1", "COORD_PRESENCE_TTL_SECONDS": "1"}
+    hooks.run("session-start", git_repo, {"session_id": "killed"}, CLAUDE_INSTANCE_ID="pm", **fast)
+    _, out, _, _ = hooks.run("user-prompt-submit", git_repo, {"session_id": "next"}, CLAUDE_INSTANCE_ID="pm", **fast)
+    assert out is not None and out["decision"] == "block"
+    time.sleep(1.2)  # no SessionEnd, no heartbeat: the first session is stale now
+    _, out, _, _ = hooks.run("session-start", git_repo, {"session_id": "next"}, CLAUDE_INSTANCE_ID="pm", **fast)
+    assert "taken over from session killed" in context(out)
+    assert hooks.presence("pm")["session_id"] == "next"  # type: ignore[index]
+
+
+# -- SessionEnd -----------------------------------------------------------------------------
+
+
+def test_session_end_marks_the_role_inactive_and_keeps_history(hooks: Hooks, git_repo: Path) -> None:
+    hooks.run("session-start", git_repo, {"session_id": "s-1"}, CLAUDE_INSTANCE_ID="pm")
+    registered = hooks.presence("pm")["registered_at"]  # type: ignore[index]
+    code, out, err, elapsed = hooks.run("session-end", git_repo, {"session_id": "s-1", "reason": "prompt_input_exit"},
+                                        CLAUDE_INSTANCE_ID="pm")
+    assert code == 0 and out is None, err
+    record = hooks.presence("pm")
+    assert record is not None and record["status"] == "inactive" and record["registered_at"] == registered
+    assert hooks.r.get(hooks.keys.alive("pm")) is None
+    end = hooks.events()[-1]
+    assert end["type"] == "SESSION_END" and "prompt_input_exit" in end["body"]
+    assert elapsed < 1.5  # inside Claude Code's default SessionEnd budget even without our timeout
+
+
+def test_session_end_of_another_session_leaves_the_holder_alone(hooks: Hooks, git_repo: Path) -> None:
+    hooks.run("session-start", git_repo, {"session_id": "holder"}, CLAUDE_INSTANCE_ID="pm")
+    code, _, _, _ = hooks.run("session-end", git_repo, {"session_id": "intruder"}, CLAUDE_INSTANCE_ID="pm")
+    assert code == 0
+    assert hooks.presence("pm")["status"] == "active"  # type: ignore[index]
+    assert "SESSION_END" not in [e["type"] for e in hooks.events()]
+
+
+# -- Redis down and hostile input -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("event", ["session-start", "user-prompt-submit", "session-end"])
+def test_redis_down_is_one_warning_fast_and_the_session_goes_on(hooks: Hooks, git_repo: Path, event: str) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    code, out, err, elapsed = hooks.run(event, git_repo, {"session_id": "s"}, CLAUDE_INSTANCE_ID="pm",
+                                        COORD_REDIS_URL=dead)
+    assert code == 0 and "Traceback" not in err
+    assert elapsed < 1.0
+    if event == "session-end":
+        assert out is None
+    else:
+        assert out is not None and "decision" not in out
+        assert "cannot be reached" in out["systemMessage"] or "127.0.0.1" in out["systemMessage"]
+        assert "session goes on" in out["systemMessage"]
+
+
+def test_embedded_server_not_running_does_not_slow_a_prompt(hooks: Hooks, git_repo: Path) -> None:
+    code, out, err, elapsed = hooks.run("user-prompt-submit", git_repo, {"session_id": "s"}, CLAUDE_INSTANCE_ID="pm",
+                                        COORD_REDIS_URL=None)
+    assert code == 0 and "Traceback" not in err
+    assert out is not None and "decision" not in out and "systemMessage" in out
+    assert elapsed < 1.0
+    from coord import embedded
+    from coord.repo import find_repo
+
+    assert embedded.read_state(find_repo(git_repo)) is None  # a prompt never starts a server
+
+
+HOSTILE = {
+    "empty": b"", "garbage": b"garbage", "list": b"[]", "object": b"{}", "null-id": b'{"session_id": null}',
+    "binary": b"\x00\xff" * 100, "huge": b'{"session_id": "' + b"a" * 5_000_000 + b'"}',
+    "control-id": b'{"session_id": "a\\u0000b\\nc"}',
+}
+
+
+@pytest.mark.parametrize("stdin", list(HOSTILE.values()), ids=list(HOSTILE))
+@pytest.mark.parametrize("event", ["session-start", "user-prompt-submit", "session-end", "unknown-event"])
+def test_hostile_input_exits_zero_quickly_without_traceback(hooks: Hooks, git_repo: Path, stdin: bytes,
+                                                            event: str) -> None:
+    code, out, err, elapsed = hooks.run(event, git_repo, stdin, CLAUDE_INSTANCE_ID="pm")
+    assert code == 0
+    assert "Traceback" not in err
+    assert out is None or "decision" not in out  # never blocks on bad input
+    assert elapsed < 3.0
+
+
+def test_outside_a_repository_the_hook_stays_out_of_the_way(hooks: Hooks, tmp_path: Path) -> None:
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    code, out, err, _ = hooks.run("user-prompt-submit", outside, {"session_id": "s", "cwd": str(outside)})
+    assert code == 0 and "Traceback" not in err
+    assert out is None or "decision" not in out
+
+
+def test_committed_script_warns_and_exits_zero_without_coord_hook(tmp_path: Path) -> None:
+    from coord import render
+    from coord.config import Config
+    from coord.hooks import HOOKS
+    from coord.mcp_server import TOOL_NAMES
+
+    files = render.render_files(render.build_context(Config(), TOOL_NAMES, []), lambda p: None)
+    render.write(tmp_path, files)
+    for hook in HOOKS:
+        proc = subprocess.run([str(tmp_path / ".claude" / "hooks" / hook.script)], input=b"{}",
+                              env={"PATH": "/usr/bin:/bin"}, capture_output=True, timeout=10)
+        assert proc.returncode == 0
+        assert proc.stdout == b""
+        assert b"coord-hook is not on PATH" in proc.stderr
+
+
+def test_committed_script_hands_stdin_to_coord_hook(hooks: Hooks, git_repo: Path, tmp_path: Path) -> None:
+    from coord import render
+    from coord.config import Config
+    from coord.mcp_server import TOOL_NAMES
+
+    files = render.render_files(render.build_context(Config(), TOOL_NAMES, []), lambda p: None)
+    render.write(git_repo, files)
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "coord-hook").write_text(f"#!/bin/sh\nexec {sys.executable} -m coord.hooks \"$@\"\n")
+    (shim / "coord-hook").chmod(0o755)
+    env = {**hooks.env, "PATH": f"{shim}:{os.environ['PATH']}", "CLAUDE_PROJECT_DIR": str(git_repo),
+           "CLAUDE_INSTANCE_ID": "pm"}
+    proc = subprocess.run([str(git_repo / ".claude/hooks/coord-session-start.sh")],
+                          input=json.dumps({"session_id": "via-script"}).encode(), env=env, capture_output=True,
+                          timeout=30, cwd=git_repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "session via-script" in json.loads(proc.stdout)["hookSpecificOutput"]["additionalContext"]
