@@ -183,17 +183,18 @@ def table_cells(row: Row) -> list[str]:
         format_ratio(row.ratio if row.baseline is not None else None),
         row.target.describe() if row.target else "report",
         result,
+        row.note,
     ]
 
 
-TABLE_HEADER = ["row", "what", "figure", "baseline", "ratio", "target", "result"]
+TABLE_HEADER = ["row", "what", "figure", "baseline", "ratio", "target", "result", "notes"]
 
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def format_table(rows: Iterable[Row], max_cell: int = 60) -> str:
+def format_table(rows: Iterable[Row], max_cell: int = 90) -> str:
     """A plain-text table with aligned columns (the last thing `nox -s bench` prints)."""
     body = [[_clip(c, max_cell) for c in table_cells(r)] for r in rows]
     widths = [max(len(h), *(len(line[i]) for line in body)) if body else len(h) for i, h in enumerate(TABLE_HEADER)]

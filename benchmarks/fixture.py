@@ -38,6 +38,7 @@ class Site:
     env: dict[str, str] = field(default_factory=dict)  # COORD_* for every coord process we start
     server: str = ""  # "embedded" or "valkey"
     redis_pid: int | None = None
+    redis_url: str = ""  # with credentials: for independent clients (redis-py baselines, INFO)
     _store: Any = None
 
     # -- configuration ----------------------------------------------------------------
@@ -93,12 +94,18 @@ def make_site(ws: Workspace, roles: list[str], files: int = 0, name: str = "repo
         site.server = "embedded"
         # Start it the way users do (`coord redis.up`), so nothing of it lives in this process.
         run([script("coord"), "redis.up"], cwd=repo, env=site.environ(), timeout=60)
-        site.redis_pid = _embedded_pid(site)
+        from coord.embedded import read_state
+
+        state = read_state(site.paths())
+        if state is None:
+            raise RuntimeError("`coord redis.up` left no state file")
+        site.redis_pid, site.redis_url = state.pid, state.url
         ws.on_close(lambda: _stop_embedded(site))
     else:
         server = ws.valkey(f"{name}-valkey", durable=True)
         site.server = "valkey"
         site.redis_pid = server.pid
+        site.redis_url = server.url
         site.env["COORD_REDIS_URL"] = server.url
     return site
 
@@ -108,17 +115,10 @@ def _embedded_usable() -> bool:
         return False
     if not (module_present("coord.embedded") and module_present("coord.tasks.redis")):
         return False
+    from coord import embedded
     from coord.tasks import redis as redis_tasks
 
-    return any(t.name in ("up", "redis.up") for t in redis_tasks.collection.tasks.values())
-
-
-def _embedded_pid(site: Site) -> int | None:
-    state = site.paths().state_dir
-    for candidate in sorted(state.glob("*.pid")) if state.exists() else []:
-        with contextlib.suppress(ValueError, OSError):
-            return int(candidate.read_text().strip())
-    return None
+    return hasattr(embedded, "read_state") and "up" in redis_tasks.collection.tasks
 
 
 def _stop_embedded(site: Site) -> None:

@@ -57,6 +57,9 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
     env["PATH"] = f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}"
     env.pop("PYTHONPROFILEIMPORTTIME", None)
+    # A user's Python caches bytecode; without the cache every hook start recompiles coord
+    # (this machine exports PYTHONDONTWRITEBYTECODE=1). Warm-up runs write the cache.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if extra:
         env.update(extra)
     return env

@@ -14,7 +14,7 @@ from typing import Any
 from benchmarks.context import Context
 from benchmarks.core import Row, at_most
 from benchmarks.fixture import make_site, role_names
-from benchmarks.infra import clean_env, module_present, rss_kib, run, script, workspace
+from benchmarks.infra import clean_env, module_present, rss_kib, script, workspace
 from benchmarks.mcp_client import call, server_pid, stdio_session
 from benchmarks.rows_mcp import BARE, ids_in, mcp_missing
 from benchmarks.store_api import publish
@@ -55,7 +55,7 @@ async def _coord_rss(site: Any, calls: int) -> tuple[int, int]:
         while done < calls:
             publish(store, PEER, ROLE, "INFO", f"note {i} from {PEER}")
             for name, args in (("coord_heartbeat", {}),
-                               ("coord_publish_message", {"recipient": PEER, "type": "INFO", "body": f"note {i}"}),
+                               ("coord_publish_message", {"to": PEER, "type": "INFO", "body": f"note {i}"}),
                                ("coord_get_presence", {}),
                                ("coord_get_notifications", {})):
                 await call(client, name, args)
@@ -86,15 +86,9 @@ def _redis_memory(ctx: Context, agents: int, messages: int) -> dict[str, Any]:
 def _info_memory(site: Any) -> dict[str, Any]:
     import redis
 
-    url = site.env.get("COORD_REDIS_URL") or _embedded_url(site)
-    client = redis.Redis.from_url(url, protocol=2)
+    client = redis.Redis.from_url(site.redis_url, protocol=2)
     memory = client.info("memory")
     return {"used_memory": memory["used_memory"], "used_memory_rss": memory.get("used_memory_rss")}
-
-
-def _embedded_url(site: Any) -> str:
-    out = run([script("coord"), "redis.status"], cwd=site.repo, env=site.environ()).stdout.decode()
-    raise RuntimeError(f"cannot find the embedded server URL (redis.status said: {out[:100]})")
 
 
 def memory(ctx: Context) -> list[Row]:

@@ -52,13 +52,19 @@ def counting_writes() -> Iterator[list[int]]:
             setattr(socket.socket, name, original)
 
 
-def round_trips(fn: Any, repeats: int = 5) -> int:
-    """Round trips of one call, after a warm-up call (scripts loaded, connection open)."""
+def round_trips(store: Any, fn: Any, repeats: int = 5) -> int:
+    """Round trips of one call, after a warm-up call (scripts loaded, connection open), counted
+    as socket writes; the store's own counter (Store.round_trips) must agree."""
     fn()
     counts = []
     for _ in range(repeats):
+        own_before = getattr(store, "round_trips", None)
         with counting_writes() as counter:
             fn()
+        own_after = getattr(store, "round_trips", None)
+        if own_before is not None and own_after is not None and own_after - own_before != counter[0]:
+            raise RuntimeError(f"socket writes ({counter[0]}) and Store.round_trips "
+                               f"({own_after - own_before}) disagree")
         counts.append(counter[0])
     if len(set(counts)) != 1:
         raise RuntimeError(f"round trips vary between identical calls: {counts}")
@@ -69,10 +75,10 @@ def _roles_env(roles: list[str]) -> dict[str, str]:
     return {"COORD_ROLES": ",".join(["pm", *roles])}
 
 
-async def _latency(site: Site, roles: list[str], rounds: int) -> dict[str, list[float]]:
+async def _latency(site: Site, roles: list[str], rounds: int, session_id: str) -> dict[str, list[float]]:
     worktree = site.worktree(ROLE)
     env = site.environ({**_roles_env(roles), "CLAUDE_INSTANCE_ID": ROLE,
-                        "CLAUDE_CODE_SESSION_ID": str(uuid.uuid4()), "CLAUDE_PROJECT_DIR": str(worktree)})
+                        "CLAUDE_CODE_SESSION_ID": session_id, "CLAUDE_PROJECT_DIR": str(worktree)})
     async with stdio_session(script("coord"), ["mcp"], env, worktree) as client:
         plan = {"presence": lambda i: ("coord_get_presence", {}),
                 "notifications": lambda i: ("coord_get_notifications", {})}
@@ -104,16 +110,19 @@ def scale(ctx: Context) -> list[Row]:
         for count in COUNTS:
             roles = everyone[:count]
             store = site.store(environ=_roles_env(roles), fresh=True)
+            # The measured role is registered by the session its MCP server will run as.
+            session_id = str(uuid.uuid4())
             for role in roles:
-                store.register(role, str(uuid.uuid4()), str(site.repo / ".worktrees" / role))
+                store.register(role, session_id if role == ROLE else str(uuid.uuid4()),
+                               str(site.repo / ".worktrees" / role))
             for i in range(PENDING):
                 publish(store, "pm", ROLE, "QUESTION", f"question {i} at {count} agents: which port does the api use?")
-            rt_presence = round_trips(store.presence)
-            rt_notes = round_trips(lambda store=store: store.notifications(ROLE))
+            rt_presence = round_trips(store, store.presence)
+            rt_notes = round_trips(store, lambda store=store: store.notifications(ROLE))
             listed = store.presence()
             if len(listed) < count:
                 raise RuntimeError(f"presence listed {len(listed)} roles with {count} registered")
-            samples = asyncio.run(_latency(site, roles, rounds))
+            samples = asyncio.run(_latency(site, roles, rounds, session_id))
             results[count] = {
                 "rt_presence": rt_presence,
                 "rt_notifications": rt_notes,

@@ -137,7 +137,7 @@ def throughput(ctx: Context) -> list[Row]:
         else:
             site = make_site(ws, roles)
             store = site.store()
-            url = _url_of(site, store)
+            url = site.redis_url
         raw = RawBaseline(url, roles)
         raw_times: list[float] = []
         store_times: list[float] = []
@@ -159,17 +159,3 @@ def throughput(ctx: Context) -> list[Row]:
             row.figure = count / median(store_times)
             row.details["server"] = site.server
     return [row]
-
-
-def _url_of(site: Any, store: Any) -> str:
-    """The URL the store is connected to, so the baseline shares its server."""
-    if "COORD_REDIS_URL" in site.env:
-        return site.env["COORD_REDIS_URL"]
-    for attr in ("url", "_url"):
-        value = getattr(store, attr, None)
-        if isinstance(value, str):
-            return value
-    conn = getattr(store, "conn", None) or getattr(store, "_conn", None)
-    if conn is not None and isinstance(getattr(conn, "url", None), str):
-        return conn.url
-    raise RuntimeError("cannot find the URL of the store's server for the baseline")
