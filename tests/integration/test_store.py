@@ -318,6 +318,6 @@ def test_wrong_password_is_reported(valkey, clock: Clock) -> None:  # type: igno
     url = valkey.url.replace("redis://", "redis://:wrong@")
     store = Store(url, "x", Config(), clock=clock)
     # The fixture server has no password: AUTH fails with an error naming the credentials.
-    with pytest.raises(StoreUnavailableError, match="credentials|password") as info:
+    with pytest.raises(StoreUnavailableError, match=r"credentials|password") as info:
         store.presence()
     assert "wrong" not in info.value.message.split("refused")[0]

@@ -74,7 +74,9 @@ def test_bulk_strings_round_trip(items: list[str | bytes]) -> None:
         ("rediss://bob:pw@example.org:6390", "rediss", "example.org", 6390, 0, "bob", "pw"),
     ],
 )
-def test_parse_url(url: str, scheme: str, host: str, port: int, db: int, user: str | None, password: str | None) -> None:
+def test_parse_url(
+    url: str, scheme: str, host: str, port: int, db: int, user: str | None, password: str | None
+) -> None:
     e = parse_url(url)
     assert (e.scheme, e.host, e.port, e.db, e.username, e.password) == (scheme, host, port, db, user, password)
     assert e.tls == (scheme == "rediss")
