@@ -349,6 +349,9 @@ def ensure_worktree_config(main_root: Path) -> bool:
 
 def ensure_identity(worktree: Path, role: str) -> list[str]:
     """Write the role's user.name/user.email into THIS worktree's config only; returns what changed."""
+    if (worktree / ".git").is_dir():
+        # The main checkout reads .git/config.worktree too: an identity there would rename the human.
+        raise InvalidInputError(f"{worktree} is the main checkout, not an agent worktree", "name an agent role")
     changed = []
     for key, want in (("user.name", role_name(role)), ("user.email", role_email(role))):
         if git.config_get(worktree, key, scope="worktree") != want:
