@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from coord import embedded
 from coord.config import Config
@@ -62,10 +61,11 @@ def test_started_on_first_need_then_reused(repo: RepoPaths) -> None:
     assert again.check("backend").total == 1
     assert embedded.read_state(repo) == state  # same server, no restart
     # The server wants the password: an unauthenticated client is refused.
-    plain = redis.Redis(host="127.0.0.1", port=state.port)
-    with pytest.raises(redis.AuthenticationError):
-        plain.ping()
-    plain.close()
+    from coord.resp import Connection, RespError
+
+    with Connection(f"redis://127.0.0.1:{state.port}/0") as plain:
+        refused = plain.pipeline([["GET", "x"]])[0]
+    assert isinstance(refused, RespError) and refused.kind == "NOAUTH"
     info = embedded.status(repo)
     assert info.running and info.pid == state.pid and info.version and info.keys and info.keys >= 2
     assert "***" in (info.url or "") and state.url.split("@")[0].split(":")[-1] not in (info.url or "")
