@@ -9,8 +9,10 @@ from pathlib import Path
 
 from invoke import Collection, task
 
-from coord.errors import EnvironmentProblemError
+from coord.config import Config
+from coord.errors import EnvironmentProblemError, StoreUnavailableError
 from coord.identity import INSTANCE_ENV
+from coord.repo import RepoPaths
 from coord.tasks.agent import _need_role, print_setup
 from coord.tasks.boundary import guarded, workspace
 
@@ -41,6 +43,19 @@ def find_claude(environ: dict[str, str] | os._Environ[str]) -> str:
     return found
 
 
+def store_line(paths: RepoPaths, config: Config) -> str:
+    """Start the coordination store now (the embedded server when no URL is configured), so the
+    agent's first hook finds it; a store that cannot start is a warning, never a failure."""
+    from coord.store import open_store
+
+    try:
+        with open_store(paths, config, start_server=True) as store:
+            store.ping()
+            return f"coordination store: {store.url}"
+    except StoreUnavailableError as exc:
+        return f"coord: warning: {exc.message} (the agent will work uncoordinated until it is up: coord redis.up)"
+
+
 @task(positional=["role"], help={"role": "the agent role", "launch": "exec claude in the role's checkout now"})
 @guarded
 def start(c: object, role: str | None = None, launch: bool = False) -> None:
@@ -51,6 +66,7 @@ def start(c: object, role: str | None = None, launch: bool = False) -> None:
     paths, config = workspace()
     result = worktree.setup(paths, config, role)
     print_setup(result, paths.main_root)
+    print(store_line(paths, config))
     if not launch:
         print("start the agent with:")
         print(f"  {launch_command(role, result.path, Path(os.getcwd()))}")
