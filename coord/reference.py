@@ -43,14 +43,30 @@ def message_types_table() -> str:
     return "\n".join(lines)
 
 
-def tasks_table() -> str:
-    from coord.tasks import namespace
+def task_usage(name: str, task: object) -> str:
+    """`coord agent.setup ROLE [--base BASE]`, read from the task's own argument spec."""
+    words = [f"coord {name}"]
+    arguments = task.get_arguments()  # type: ignore[attr-defined]
+    for arg in arguments:
+        if arg.positional:
+            words.append(arg.name.upper())
+    for arg in arguments:
+        if arg.positional:
+            continue
+        flag = "--" + arg.name.replace("_", "-")
+        words.append(f"[{flag}]" if arg.kind is bool else f"[{flag} {arg.name.upper()}]")
+    return " ".join(words)
 
+
+def tasks_table() -> str:
+    from coord.tasks import build_namespace
+
+    namespace = build_namespace()
     lines = [_row("task", "what it does"), _row("---", "---")]
     for name in sorted(namespace.task_names):
         task = namespace[name]
         doc = (task.__doc__ or "").strip().splitlines()
-        lines.append(_row(f"`coord {name}`", doc[0] if doc else ""))
+        lines.append(_row(f"`{task_usage(name, task)}`", doc[0] if doc else ""))
     return "\n".join(lines)
 
 
