@@ -18,9 +18,9 @@ def test_readme_reference_tables_match_the_code() -> None:
 
 
 def test_refresh_replaces_only_marked_blocks() -> None:
-    text = "keep\n<!-- ref:exit-codes -->\nold\n<!-- /ref:exit-codes -->\nkeep too\n"
+    text = "keep\n<!-- ref:exit-codes -->\nSTALE-BODY\n<!-- /ref:exit-codes -->\nkeep too\n"
     out = refresh(text)
     assert out.startswith("keep\n") and out.endswith("keep too\n")
-    assert "old" not in out
+    assert "STALE-BODY" not in out
     for code in EXIT_CODES:
         assert f"| {code} |" in out
