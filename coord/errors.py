@@ -95,6 +95,12 @@ class DriftError(CoordError):
     exit_code = 12
 
 
+class ClaimConflictError(CoordError):
+    """A path is claimed by another live role: a claim overlapping it, or a commit touching it, is refused."""
+
+    exit_code = 13
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "merge conflict (nothing was changed; the conflicting files are listed)",
@@ -109,4 +115,5 @@ EXIT_CODES: dict[int, str] = {
     10: "other coord error",
     11: "confirmation required (pass --yes, --merge or --abandon)",
     12: "generated Claude Code files are missing or out of date (run coord init and commit)",
+    13: "a path is claimed by another live role (claim or commit refused; the holder and reason are named)",
 }
