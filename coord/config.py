@@ -37,6 +37,7 @@ class Config:
     max_body_bytes: int = 65536
     recent_notifications: int = 5
     claim_ttl_seconds: int = 1800
+    claims_when_offline: str = "allow"  # "allow" or "deny": edits/commits when Redis cannot be reached
 
     def agent_roles(self) -> tuple[str, ...]:
         """Roles that get a worktree of their own (all but the main role)."""
@@ -56,6 +57,7 @@ SETTING_HELP: dict[str, str] = {
     "max_body_bytes": "largest message body accepted, in UTF-8 bytes",
     "recent_notifications": "how many of the newest pending messages a notification summary shows",
     "claim_ttl_seconds": "default lifetime of a file claim",
+    "claims_when_offline": "allow (default) or deny: what the edit hook and commit guard do when Redis is down",
 }
 
 _INT_KEYS = {f.name for f in fields(Config) if f.type == "int"}
@@ -122,4 +124,7 @@ def load_config(root: Path | None, environ: Mapping[str, str] | None = None) -> 
             f"main_role {config.main_role!r} is not one of the roles ({', '.join(config.roles)})",
             "add it to roles or change main_role",
         )
+    from coord.claims import check_offline_policy
+
+    check_offline_policy(config.claims_when_offline)
     return config
