@@ -117,22 +117,19 @@ def digest_of(entries: dict[str, object]) -> str:
     return hashlib.sha1("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def read(store: Store) -> ClaimsView:
-    """Every claim and every live role, in one round trip."""
+def presence_commands(store: Store) -> list[list[object]]:
+    """The two reads that tell who is live; pipelined with whatever else a caller needs."""
+    k = store.keys
+    return [["HGETALL", k.presence], ["MGET", *(k.alive(r) for r in store.config.roles)]]
+
+
+def live_roles(store: Store, records_reply: object, alive_reply: object, now: float) -> set[str]:
+    """Roles live by coord.store.is_live, from the replies to presence_commands."""
     from coord.store import _json_loads, is_live
 
     roles = store.config.roles
-    k = store.keys
-    replies = store._pipeline([["HGETALL", k.claims], ["HGETALL", k.presence], ["MGET", *(k.alive(r) for r in roles)]])
-    now = float(store.clock())
-    raw_claims = pairs(replies[0])  # type: ignore[arg-type]
-    claims = []
-    for pattern, raw in sorted(raw_claims.items()):
-        claim = Claim.from_json(str(pattern), str(raw))
-        if claim is not None:
-            claims.append(claim)
-    records = pairs(replies[1])  # type: ignore[arg-type]
-    alive = dict(zip(roles, replies[2], strict=True))  # type: ignore[arg-type]
+    records = pairs(records_reply)  # type: ignore[arg-type]
+    alive = dict(zip(roles, alive_reply, strict=True))  # type: ignore[call-overload]
     live = set()
     for role in roles:
         raw = records.get(role)
@@ -141,9 +138,23 @@ def read(store: Store) -> ClaimsView:
         try:
             record = PresenceRecord.from_dict(_json_loads(str(raw)))
         except (ValueError, KeyError, TypeError):
-            continue
-        if is_live(record, alive.get(role), now, store.config.stale_seconds):  # type: ignore[arg-type]
+            continue  # a corrupt record is not live
+        if is_live(record, alive.get(role), now, store.config.stale_seconds):
             live.add(role)
+    return live
+
+
+def read(store: Store) -> ClaimsView:
+    """Every claim and every live role, in one round trip."""
+    replies = store._pipeline([["HGETALL", store.keys.claims], *presence_commands(store)])
+    now = float(store.clock())
+    raw_claims = pairs(replies[0])  # type: ignore[arg-type]
+    claims = []
+    for pattern, raw in sorted(raw_claims.items()):
+        claim = Claim.from_json(str(pattern), str(raw))
+        if claim is not None:
+            claims.append(claim)
+    live = live_roles(store, replies[1], replies[2], now)
     return ClaimsView(tuple(claims), frozenset(live), digest_of(raw_claims), now)
 
 
