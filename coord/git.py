@@ -80,6 +80,12 @@ def run(
     stdin: str | None = None,
 ) -> GitResult:
     """Run `git --no-pager ARGS` in repo. Exit codes outside `ok` raise GitError with git's line."""
+    if any("\0" in a for a in args):
+        from coord.errors import InvalidInputError
+
+        shown = next(a for a in args if "\0" in a)
+        # An argv entry cannot hold NUL (the exec fails inside sh with a traceback): refuse the input instead.
+        raise InvalidInputError(f"{shown[:60]!r} contains a NUL character", "remove it (coord.toml, --base or --ref)")
     import sh
 
     git = sh.git.bake("--no-pager", _cwd=str(repo), _tty_out=False, _env=_env(env))
