@@ -78,10 +78,11 @@ def list_(c: object, json: bool = False) -> None:
 
     paths, config = workspace()
     agents = worktree.list_agents(paths, config)
+    with_whom = _conflicts_with(paths, config) if agents else {}
     if json:
-        print(_json.dumps([a.to_dict() for a in agents], indent=2))
+        print(_json.dumps([{**a.to_dict(), "conflicts_with": with_whom.get(a.role, [])} for a in agents], indent=2))
     else:
-        print(worktree.format_table(agents, paths.main_root))
+        print(_with_column(worktree.format_table(agents, paths.main_root), agents, with_whom))
 
 
 def _print_merge(result: object) -> None:
@@ -178,5 +179,183 @@ def restore(c: object, role: str | None = None, ref: str | None = None) -> None:
     print(f"restored {result.ref} into {_shown(result.path, paths.main_root)} on branch {result.branch}")
 
 
-collection = Collection("agent", setup, list_, merge, teardown, restore)
+# --- conflict radar and file claims -------------------------------------------------------------
+
+
+def _radar_store(paths: object, config: object) -> object:
+    """The store for radar and claims commands, or None (one warning) when Redis is unreachable:
+    the radar still compares branches without it."""
+    from coord.errors import StoreUnavailableError
+    from coord.store import open_store
+
+    try:
+        return open_store(paths, config, start_server=False)  # type: ignore[arg-type]
+    except StoreUnavailableError as exc:
+        print(f"coord: warning: {exc.message} (no cache, no warnings sent)", file=sys.stderr)
+        return None
+
+
+def _conflicts_with(paths: object, config: object) -> dict[str, list[str]]:
+    """role -> roles its branch conflicts with, for agent.list ({} with a warning if git fails)."""
+    from coord import radar
+    from coord.conflicts import conflicts_by_role
+    from coord.errors import CoordError
+
+    store = _radar_store(paths, config)
+    try:
+        report = radar.run(paths, config, store)  # type: ignore[arg-type]
+    except CoordError as exc:
+        print(f"coord: warning: conflicts unknown: {exc.message}", file=sys.stderr)
+        return {}
+    finally:
+        if store is not None:
+            store.close()  # type: ignore[attr-defined]
+    return conflicts_by_role(report.results)
+
+
+def _with_column(table: str, agents: list, with_whom: dict[str, list[str]]) -> str:
+    """agent.list's table with a CONFLICTS column (the roles each branch conflicts with)."""
+    lines = table.splitlines()
+    if not agents or len(lines) != len(agents) + 1:
+        return table
+    width = max(len(line) for line in lines)
+    cells = ["CONFLICTS", *(",".join(with_whom.get(a.role, [])) or "-" for a in agents)]
+    return "\n".join(f"{line.ljust(width)}  {cell}" for line, cell in zip(lines, cells, strict=True))
+
+
+@task(help={"role": "only this role's pairs (default: every pair)", "json": "print JSON instead of a table"})
+@guarded
+def conflicts(c: object, role: str | None = None, json: bool = False) -> None:
+    """Which branches would conflict if merged, and which merely touch the same files (cached by tips)."""
+    from coord import radar
+    from coord.conflicts import format_report
+    from coord.identity import validate_role
+
+    paths, config = workspace()
+    if role is not None:
+        validate_role(role, config.roles)
+    store = _radar_store(paths, config)
+    try:
+        report = radar.run(paths, config, store, only=role)  # type: ignore[arg-type]
+    finally:
+        if store is not None:
+            store.close()  # type: ignore[attr-defined]
+    print(_json.dumps(report.to_dict(), indent=2) if json else format_report(report))
+
+
+@task(help={"json": "print JSON instead of a table"})
+@guarded
+def claims(c: object, json: bool = False) -> None:
+    """Every file claim: pattern, holder, reason, time left, and whether it still counts."""
+    from coord import claim_store
+    from coord.errors import StoreUnavailableError
+    from coord.presence import describe_age
+    from coord.store import open_store
+
+    paths, config = workspace()
+    try:
+        with open_store(paths, config, start_server=False) as store:
+            view = claim_store.read(store)
+    except StoreUnavailableError as exc:
+        raise StoreUnavailableError(exc.message, "start it with `coord redis.up`, or check COORD_REDIS_URL") from None
+    data = view.to_dict()
+    if json:
+        print(_json.dumps(data, indent=2))
+        return
+    if not data["claims"]:
+        print("no file claims")
+        return
+    rows = [("PATTERN", "HOLDER", "STATUS", "LEFT", "REASON")]
+    for item in data["claims"]:  # type: ignore[union-attr]
+        rows.append((item["pattern"], item["role"], item["status"], describe_age(item["seconds_left"]), item["reason"]))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join([*(str(x).ljust(w) for x, w in zip(row[:4], widths, strict=True)), str(row[4])]))
+
+
+GUARD_MARK = "coord pre-commit guard"
+
+
+def _hooks_dir(paths: object) -> Path:
+    from coord import git
+
+    rel = git.out(paths.main_root, "rev-parse", "--git-path", "hooks")  # type: ignore[attr-defined]
+    return (paths.main_root / rel).resolve()  # type: ignore[attr-defined]
+
+
+@task(help={"remove": "remove the guard instead of installing it"})
+@guarded
+def guard(c: object, remove: bool = False) -> None:
+    """Install (or --remove) the optional git pre-commit guard: commits touching another live role's claims fail."""
+    from coord.errors import CoordError
+
+    paths, _config = workspace()
+    target = _hooks_dir(paths) / "pre-commit"
+    current = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else None
+    if current is not None and GUARD_MARK not in current:
+        raise CoordError(
+            f"{target} exists and is not coord's", "merge it by hand: have it run `coord agent.precommit` too"
+        )
+    if remove:
+        if current is None:
+            print("no coord pre-commit guard installed")
+            return
+        target.unlink()
+        print(f"removed {target}")
+        return
+    import importlib.resources
+
+    text = importlib.resources.files("coord.templates").joinpath("git-pre-commit.sh.j2").read_text(encoding="utf-8")
+    import jinja2
+
+    template = jinja2.Template(text, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    rendered = template.render(mark=GUARD_MARK)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(rendered, encoding="utf-8")
+    target.chmod(0o755)
+    print(f"installed {target} (every worktree of this repository uses it; skip once with git commit --no-verify)")
+
+
+@task
+@guarded
+def precommit(c: object) -> None:
+    """Run by the pre-commit guard: refuse (exit 13) a commit touching paths another live role has claimed."""
+    from coord import claim_store
+    from coord.claims import describe_claim, offline_decision
+    from coord.errors import ClaimConflictError, CoordError, StoreUnavailableError
+    from coord.hooks import resolve_role
+    from coord.store import open_store
+
+    paths, config = workspace()
+    try:
+        role: str | None = resolve_role(paths, config, os.environ).role
+    except CoordError:
+        role = None
+    staged = claim_store.staged_paths(str(paths.toplevel))
+    if not staged:
+        return
+    try:
+        with open_store(paths, config, start_server=False) as store:
+            hits = claim_store.guard_commit(store, role, staged)
+    except StoreUnavailableError as exc:
+        if offline_decision(config.claims_when_offline):
+            print(f"coord: warning: claims not checked ({exc.message}); the commit goes on", file=sys.stderr)
+            return
+        raise StoreUnavailableError(
+            f"claims cannot be checked ({exc.message}) and claims_when_offline is deny",
+            "start Redis (coord redis.up), or commit with --no-verify",
+        ) from None
+    if hits:
+        import time
+
+        now = time.time()
+        for path, claim in hits:
+            print(f"coord: {path} is {describe_claim(claim, now)}", file=sys.stderr)
+        raise ClaimConflictError(
+            f"commit refused: {len(hits)} staged path(s) claimed by another live role",
+            "unstage them, or ask the holder to release them (skip the guard once with git commit --no-verify)",
+        )
+
+
+collection = Collection("agent", setup, list_, merge, teardown, restore, conflicts, claims, guard, precommit)
 top_level: list = []
