@@ -52,16 +52,19 @@ AGENT_PREFIX = "refs/heads/agent/"
 AGENT_SUFFIX = "/active"
 
 # KEYS: conflicts
-# ARGV: prune ('1' = delete every field not written now), field, json, field, json...
+# ARGV: prune ('1': delete every field that is neither written now nor listed as current), n,
+#       field, json (n pairs), current field...
 SAVE = Script(
     "radar_save",
     r"""
+local n = tonumber(ARGV[2])
 local keep = {}
-for i = 2, #ARGV, 2 do
+for i = 3, 2 + 2 * n, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   keep[ARGV[i]] = true
 end
 if ARGV[1] == '1' then
+  for i = 3 + 2 * n, #ARGV do keep[ARGV[i]] = true end
   local names = redis.call('HKEYS', KEYS[1])
   for i = 1, #names do if not keep[names[i]] then redis.call('HDEL', KEYS[1], names[i]) end end
 end
@@ -196,12 +199,15 @@ def _read(store: Store, fields: Sequence[str]) -> tuple[dict[str, MergeFacts | N
     return cache, warned, live
 
 
-def _save(store: Store, facts: dict[str, MergeFacts], prune: bool) -> None:
-    if not facts and not prune:
+def _save(store: Store, facts: dict[str, MergeFacts], current: Sequence[str] | None) -> None:
+    """Store new results; with current (a run over every pair), drop entries of tips that are no
+    longer any branch's tip, so the cache holds one entry per live pair, not one per commit ever."""
+    if not facts and current is None:
         return
-    args: list[object] = ["1" if prune else "0"]
+    args: list[object] = ["0" if current is None else "1", len(facts)]
     for name, value in facts.items():
         args += [name, value.to_json()]
+    args += list(current or ())
     store._script(SAVE, [store.keys.conflicts], args)
 
 
@@ -261,7 +267,7 @@ def run(
     report.cached = sum(1 for r in report.results if r.cached and r.pair.a.tip != r.pair.b.tip)
     if store is not None:
         try:
-            _save(store, computed, prune=only is None)
+            _save(store, computed, fields if only is None else None)
             if warn:
                 report.warned = _announce(store, plan_warnings(report.results, live, warned))
         except StoreUnavailableError as exc:
