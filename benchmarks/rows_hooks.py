@@ -15,7 +15,17 @@ from pathlib import Path
 from benchmarks.context import Context
 from benchmarks.core import Row, at_most, median
 from benchmarks.fixture import Site, make_site, role_names
-from benchmarks.infra import Workspace, clean_env, compare, module_present, run, script, time_process, workspace
+from benchmarks.infra import (
+    Workspace,
+    clean_env,
+    compare,
+    git,
+    module_present,
+    run,
+    script,
+    time_process,
+    workspace,
+)
 from benchmarks.store_api import ack_all, publish
 
 AGENTS = 20
@@ -61,6 +71,11 @@ def _stdin(event: str, session_id: str, cwd: Path) -> bytes:
 def _setup(ws: Workspace, ctx: Context) -> tuple[Site, Path, str]:
     others = role_names(AGENTS - 1)
     site = make_site(ws, [ROLE, *others])
+    if _init_available():
+        # The rendered hooks (.claude/hooks/*.sh), committed before the worktree is made, as users do.
+        run([script("coord"), "init"], cwd=site.repo, env=site.environ(), timeout=60)
+        git(site.repo, "add", "-A")
+        git(site.repo, "commit", "-q", "-m", "coord init")
     worktree = site.worktree(ROLE)
     store = site.store()
     session_id = str(uuid.uuid4())
@@ -69,6 +84,12 @@ def _setup(ws: Workspace, ctx: Context) -> tuple[Site, Path, str]:
         store.register(role, str(uuid.uuid4()), str(site.repo / ".worktrees" / role))
     ctx.log(f"hooks: site up ({site.server}), {AGENTS} agents registered")
     return site, worktree, session_id
+
+
+def _init_available() -> bool:
+    from coord.tasks import rules
+
+    return "init" in {t.name for t in rules.top_level} if hasattr(rules, "top_level") else False
 
 
 def _refill(site: Site, sequence: list[int]) -> None:
@@ -108,6 +129,7 @@ def _measure(ctx: Context, event: str, arg: str, row: Row, check_output) -> list
             rounds=ctx.n(40, 10),
             before_each={"hook": lambda: _refill(site, sequence)},
         )
+        extra = _as_claude_code_runs_it(ctx, arg, worktree, env, stdin, site, sequence)
         row.figure = median(samples["hook"]) * 1000
         row.baseline = median(samples["base"]) * 1000
         row.details.update({
@@ -118,6 +140,37 @@ def _measure(ctx: Context, event: str, arg: str, row: Row, check_output) -> list
             "agents_registered": AGENTS,
             "pending_messages": PENDING,
         })
+    return [row, *extra]
+
+
+def _as_claude_code_runs_it(ctx: Context, arg: str, worktree: Path, env: dict[str, str], stdin: bytes,
+                            site: Site, sequence: list[int]) -> list[Row]:
+    """Report: the command Claude Code runs (sh -c on the rendered .claude/hooks script, which
+    execs whatever coord-hook PATH finds first), with the PATH of the user running the benchmark."""
+    import os
+    import shutil
+
+    hook_script = worktree / ".claude" / "hooks" / f"coord-{arg}.sh"
+    number = "1b" if arg == "user-prompt-submit" else "2b"
+    row = Row(number, f"  same, as Claude Code runs it (sh + .claude/hooks/coord-{arg}.sh)",
+              baseline_label=BASELINE_LABEL)
+    if not hook_script.exists():
+        row.missing = f"no rendered {hook_script.name} (coord init)"
+        return [row]
+    user_env = {**env, "PATH": os.environ.get("PATH", "")}
+    found = shutil.which("coord-hook", path=user_env["PATH"]) or "not found"
+    argv = ["/bin/sh", "-c", f'"$CLAUDE_PROJECT_DIR"/.claude/hooks/coord-{arg}.sh']
+    base_env = clean_env()
+    samples = compare(
+        {"base": lambda: time_process(BASELINE, env=base_env),
+         "wrapped": lambda: time_process(argv, cwd=worktree, env=user_env, stdin=stdin)},
+        rounds=ctx.n(20, 5),
+        before_each={"wrapped": lambda: _refill(site, sequence)},
+    )
+    row.figure = median(samples["wrapped"]) * 1000
+    row.baseline = median(samples["base"]) * 1000
+    row.note = f"coord-hook on PATH: {found}"
+    row.details["coord_hook_on_path"] = found
     return [row]
 
 
