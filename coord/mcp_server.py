@@ -49,6 +49,10 @@ class Tool(StrEnum):
     CHECK_MESSAGES = "coord_check_messages"
     ACK_MESSAGES = "coord_ack_messages"
     GET_NOTIFICATIONS = "coord_get_notifications"
+    CHECK_CONFLICTS = "coord_check_conflicts"
+    CLAIM_FILES = "coord_claim_files"
+    RELEASE_FILES = "coord_release_files"
+    GET_CLAIMS = "coord_get_claims"
 
 
 TOOL_NAMES: tuple[str, ...] = tuple(t.value for t in Tool)
@@ -134,6 +138,7 @@ class Service:
         self._lock = threading.Lock()
         self._store: Store | None = None
         self._store_factory = store_factory
+        self._radar_store: Store | None = None
         try:
             paths = find_repo(cwd if cwd is not None else environ.get("CLAUDE_PROJECT_DIR") or os.getcwd())
             config = load_config(paths.main_root, environ)
@@ -171,6 +176,8 @@ class Service:
         with self._lock:
             if self._store is not None:
                 self._store.close()
+            if self._radar_store is not None:
+                self._radar_store.close()
 
     def _register_locked(self) -> dict[str, Any]:
         actor = self._require()
@@ -238,6 +245,58 @@ class Service:
     def notifications(self) -> dict[str, Any]:
         return self.call(lambda store, actor: store.notifications(actor.role)).to_dict()
 
+    # -- conflict radar and file claims (coord.radar, coord.claim_store) --------------------
+    def check_conflicts(self) -> dict[str, Any]:
+        """This agent's pairs: its branch against every other agent's and the base branch."""
+        from coord import radar
+
+        report = self.call(lambda store, actor: radar.run(actor.paths, actor.config, store, only=actor.role))
+        return {"you": self.role, **report.to_dict()}
+
+    def claim_files(self, paths: list[str], reason: str, ttl_seconds: int | None = None) -> dict[str, Any]:
+        from coord import claim_store
+        from coord.claims import to_repo_pattern
+
+        actor = self._require()
+        cwd = os.getcwd()
+        patterns = [to_repo_pattern(p, cwd, str(actor.paths.toplevel)) if isinstance(p, str) else p for p in paths]
+        result = self.call(lambda store, a: claim_store.claim(store, a.role, patterns, reason, ttl_seconds))
+        return result.to_dict()
+
+    def release_files(self, paths: list[str] | None = None) -> dict[str, Any]:
+        from coord import claim_store
+        from coord.claims import to_repo_pattern
+
+        actor = self._require()
+        cwd = os.getcwd()
+        patterns = [to_repo_pattern(p, cwd, str(actor.paths.toplevel)) for p in paths or []]
+        return self.call(lambda store, a: claim_store.release(store, a.role, patterns)).to_dict()
+
+    def get_claims(self) -> dict[str, Any]:
+        from coord import claim_store
+
+        return {"you": self.role, **self.call(lambda store, actor: claim_store.read(store)).to_dict()}
+
+    def radar_tick(self) -> None:
+        """The background conflict check for this agent's branch (announces new conflicts once).
+        Its own store connection, outside the tools' lock: git merges must not hold up the tools.
+        Never raises."""
+        if self.actor is None or self.state is not RegistrationState.REGISTERED:
+            return
+        from coord import radar
+
+        try:
+            if self._radar_store is None:
+                if self._store_factory is not None:
+                    self._radar_store = self._store_factory(self.actor.paths, self.actor.config)
+                else:
+                    from coord.store import open_store
+
+                    self._radar_store = open_store(self.actor.paths, self.actor.config, start_server=False)
+            radar.run_quietly(self.actor.paths, self.actor.config, self._radar_store, self.actor.role, log)
+        except CoordError as exc:
+            log(f"conflict radar: {exc.line()}")
+
     # -- background -----------------------------------------------------------------------
     def tick(self) -> None:
         """The automatic heartbeat: keeps a registered session live, retries a deferred or refused
@@ -289,6 +348,7 @@ def build_server(service: Service | None = None, autostart: bool = False) -> Any
                 while True:
                     await anyio.sleep(svc.heartbeat_seconds)
                     await anyio.to_thread.run_sync(svc.tick)
+                    await anyio.to_thread.run_sync(svc.radar_tick)
 
             group.start_soon(beat)
             try:
@@ -340,6 +400,38 @@ def build_server(service: Service | None = None, autostart: bool = False) -> Any
     @server.tool(name=Tool.GET_NOTIFICATIONS.value, description="Count and types of your pending messages.")
     def get_notifications() -> dict[str, Any]:
         return run(svc.notifications)
+
+    @server.tool(
+        name=Tool.CHECK_CONFLICTS.value,
+        description="Would your branch conflict with another agent's or the base branch if merged? Per pair: "
+        "conflict (files), touch (both changed the same files, merges cleanly) or clean. Uses git merge-tree; "
+        "nothing is checked out.",
+    )
+    def check_conflicts() -> dict[str, Any]:
+        return run(svc.check_conflicts)
+
+    @server.tool(
+        name=Tool.CLAIM_FILES.value,
+        description="Claim paths or globs (src/api/**, docs/*.md; a folder covers what is under it) for a while: "
+        "other roles' edits and commits of them are refused. Refused, with the holder and reason, if another "
+        "live role holds an overlapping claim.",
+    )
+    def claim_files(
+        paths: Annotated[list[str], Field(description="repository-relative paths or globs", min_length=1)],
+        reason: Annotated[str, Field(description="what you are doing there (shown to others)")],
+        ttl_seconds: Annotated[int | None, Field(ge=1, description="lifetime (default: claim_ttl_seconds)")] = None,
+    ) -> dict[str, Any]:
+        return run(lambda: svc.claim_files(paths, reason, ttl_seconds))
+
+    @server.tool(name=Tool.RELEASE_FILES.value, description="Release your claims (the given patterns, or all).")
+    def release_files(
+        paths: Annotated[list[str] | None, Field(description="patterns as claimed; omit to release all")] = None,
+    ) -> dict[str, Any]:
+        return run(lambda: svc.release_files(paths))
+
+    @server.tool(name=Tool.GET_CLAIMS.value, description="Every file claim: holder, reason, status, time left.")
+    def get_claims() -> dict[str, Any]:
+        return run(svc.get_claims)
 
     return server
 
