@@ -154,6 +154,8 @@ def test_invalid_identity_starts_and_every_tool_says_why(
                 args = {"to": "pm", "type": "INFO", "body": "x"} if tool == "coord_publish_message" else {}
                 if tool == "coord_ack_messages":
                     args = {"ids": ["1-1"]}
+                if tool == "coord_claim_files":
+                    args = {"paths": ["src/**"], "reason": "x"}
                 result = await call(c, tool, args)
                 assert result[0] == "error" and expected in result[1] and "Traceback" not in result[1]
 
