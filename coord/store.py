@@ -211,11 +211,20 @@ def check_session_id(session_id: object) -> str:
     """Session ids are opaque printable strings; refuse anything that could garble a record."""
     if not isinstance(session_id, str) or not session_id.strip():
         raise InvalidInputError("session id is empty", "pass the Claude Code session id (CLAUDE_CODE_SESSION_ID)")
-    if len(session_id) > MAX_SESSION_ID or _CONTROL.search(session_id):
+    if len(session_id) > MAX_SESSION_ID or _CONTROL.search(session_id) or not _encodable(session_id):
         raise InvalidInputError(
             "session id is too long or has control characters", f"use at most {MAX_SESSION_ID} printable characters"
         )
     return session_id
+
+
+def _encodable(text: str) -> bool:
+    """Lone surrogates (JSON "\\ud800") cannot be sent to Redis as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_limit(limit: object, name: str = "limit") -> int:
