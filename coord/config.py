@@ -95,7 +95,26 @@ def _coerce(key: str, value: object, source: str) -> object:
         raise ConfigError(f"{source}: {key} must be a string, got {value!r}", None)
     if key in _OPTIONAL_STR_KEYS and value == "":
         return None
+    if key == "worktree_dir":
+        _check_worktree_dir(value, source)
     return value
+
+
+def _check_worktree_dir(value: str, source: str) -> None:
+    """coord.toml is committed, so any branch can change it: the worktree folder must stay inside
+    the repository (not absolute, no '.' or '..' parts, not under .git)."""
+    parts = [p for p in value.split("/") if p]
+    if (
+        not parts
+        or value.startswith("/")
+        or any(p in (".", "..") for p in parts)
+        or parts[0].lower() == ".git"
+        or any(ord(ch) < 32 or ch in "\\\x7f" for ch in value)
+    ):
+        raise ConfigError(
+            f"{source}: worktree_dir must be a folder inside the repository, got {value!r}",
+            'use a relative path such as ".worktrees"',
+        )
 
 
 def load_config(root: Path | None, environ: Mapping[str, str] | None = None) -> Config:
