@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coord.claims import EDIT_MATCHER
 from coord.errors import CoordError, IdentityError, InvalidInputError, StoreUnavailableError
 from coord.identity import INSTANCE_ENV, Identity, check_checkout, resolve_identity, role_from_email
 from coord.messages import BROADCAST, Message, MessageType
@@ -50,6 +51,8 @@ HOOKS: tuple[HookSpec, ...] = (
     HookSpec("SessionStart", "session-start", "startup|resume|clear|compact", 15),
     HookSpec("UserPromptSubmit", "user-prompt-submit", None, 10),
     HookSpec("SessionEnd", "session-end", None, 5),
+    # File claims: every Edit/Write/MultiEdit/NotebookEdit asks whether another live role claimed the path.
+    HookSpec("PreToolUse", "pre-tool-use", EDIT_MATCHER, 10),
 )
 
 # Tool names the context text points to. The MCP server's TOOL_NAMES is the source; importing it
@@ -369,10 +372,60 @@ def on_session_end(payload: Mapping[str, Any], environ: Mapping[str, str]) -> di
     return None
 
 
+def on_pre_tool_use(payload: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """Deny an edit of a path another live role has claimed, naming the holder and its reason.
+    Every other edit gets no output at all (Claude Code's own permission rules then apply: coord
+    never answers "allow"). One Redis round trip; none for tools that edit no file.
+
+    Redis down: claims_when_offline decides; the default "allow" lets the edit through with a
+    notice, so an outage of coordination never freezes every agent ("deny" fails closed)."""
+    from coord.claims import edited_paths
+
+    event = "PreToolUse"
+    targets = edited_paths(payload.get("tool_name"), payload.get("tool_input"))
+    if not targets:
+        return None
+    try:
+        paths, config = locate(payload, environ)
+        identity = identify(paths, config, environ)
+    except CoordError:
+        return None  # not a coordinated session (or one whose prompts are already blocked)
+    from coord.claims import deny_reason, pre_tool_use_deny, repo_relative
+
+    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) and payload.get("cwd") else str(paths.toplevel)
+    wanted = []
+    for target in targets:
+        full = os.path.realpath(os.path.join(cwd, target))
+        rel = repo_relative(full, cwd, str(paths.toplevel), str(paths.main_root), config.worktree_dir)
+        if rel:
+            wanted.append(rel)
+    if not wanted:
+        return None
+    from coord import claim_store
+
+    try:
+        with _open(paths, config, start_server=False) as store:
+            hit = claim_store.find_blocking(store, identity.role, wanted)
+    except StoreUnavailableError as exc:
+        if config.claims_when_offline == "deny":
+            return pre_tool_use_deny(
+                f"{exc.line()}. File claims cannot be checked and claims_when_offline is deny, so edits wait "
+                "until Redis is back (coord redis.up)."
+            )
+        return hook_output(event, system_message=f"{exc.line()}. File claims not checked; the edit goes on.")
+    if hit is None:
+        return None
+    import time
+
+    path, claim = hit
+    return pre_tool_use_deny(deny_reason(path, claim, time.time()))
+
+
 HANDLERS = {
     "session-start": on_session_start,
     "user-prompt-submit": on_user_prompt_submit,
     "session-end": on_session_end,
+    "pre-tool-use": on_pre_tool_use,
 }
 
 
