@@ -107,6 +107,7 @@ def build_context(config: Config, tools: tuple[str, ...], commands: list[tuple[s
         "presence_ttl_seconds": config.presence_ttl_seconds,
         "max_body_bytes": config.max_body_bytes,
         "recent_notifications": config.recent_notifications,
+        "claim_ttl_seconds": config.claim_ttl_seconds,
         "broadcast": BROADCAST,
         "message_types": [
             {"name": kind.value, "help": MESSAGE_TYPE_HELP[kind], "lifecycle": kind in LIFECYCLE_TYPES}
