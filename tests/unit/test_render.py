@@ -155,7 +155,9 @@ def test_settings_merge_keeps_the_users_entries_and_replaces_coords() -> None:
     assert "Bash(npm test)" in data["permissions"]["allow"]
     assert "mcp__coord__coord_old_tool" not in data["permissions"]["allow"]  # a tool coord no longer has
     assert all(f"mcp__coord__{n}" in data["permissions"]["allow"] for n in TOOL_NAMES)
-    assert data["hooks"]["PreToolUse"] == USER_SETTINGS["hooks"]["PreToolUse"]
+    user_pre = USER_SETTINGS["hooks"]["PreToolUse"]  # the user's PreToolUse entries stay, coord's follow them
+    assert data["hooks"]["PreToolUse"][: len(user_pre)] == user_pre
+    assert [g["matcher"] for g in data["hooks"]["PreToolUse"][len(user_pre):]] == ["Edit|Write|MultiEdit|NotebookEdit"]
     assert "Stop" not in data["hooks"]  # only coord's hook was there
     commands = [h["command"] for g in data["hooks"]["SessionStart"] for h in g["hooks"]]
     assert commands == ["echo mine", '"$CLAUDE_PROJECT_DIR"/.claude/hooks/coord-session-start.sh']
