@@ -58,11 +58,21 @@ local function split_id(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms) or 0, tonumber(seq) or 0
 end
-local function id_less(a, b)
-  local am, as = split_id(a)
-  local bm, bs = split_id(b)
-  if am ~= bm then return am < bm end
-  return as < bs
+-- Stream ids sorted oldest first, keeping only those after `after` (an id, or nil for all).
+-- Ids are parsed once, not in the comparator: a role with thousands pending stays cheap.
+local function sorted_ids(ids, after)
+  local am, as = -1, -1
+  if after then am, as = split_id(after) end
+  local rows = {}
+  for i = 1, #ids do
+    local ms, seq = split_id(ids[i])
+    if ms > am or (ms == am and seq > as) then rows[#rows + 1] = {ms, seq, ids[i]} end
+  end
+  table.sort(rows, function(a, b)
+    if a[1] ~= b[1] then return a[1] < b[1] end
+    return a[2] < b[2]
+  end)
+  return rows
 end
 -- The message stored under a stream id, as the flat field list, or nil.
 local function fetch(stream, id)
@@ -170,13 +180,12 @@ return ids
 CHECK = Script(
     "check",
     r"""
-local ids = redis.call('HKEYS', KEYS[2])
-table.sort(ids, id_less)
+local ids = sorted_ids(redis.call('HKEYS', KEYS[2]), nil)
 local out = {#ids}
 local limit = tonumber(ARGV[1])
 for i = 1, #ids do
   if #out > limit then break end
-  local row = fetch(KEYS[1], ids[i])
+  local row = fetch(KEYS[1], ids[i][3])
   if row then out[#out + 1] = row end
 end
 return out
@@ -209,12 +218,12 @@ for i = 1, #flat, 2 do
 end
 local by_type = {}
 for t, n in pairs(counts) do by_type[#by_type + 1] = t; by_type[#by_type + 1] = n end
-table.sort(ids, function(a, b) return id_less(b, a) end)
+local rows = sorted_ids(ids, nil)
 local out = {#ids, by_type}
 local recent = tonumber(ARGV[1])
-for i = 1, #ids do
+for i = #rows, 1, -1 do
   if #out - 2 >= recent then break end
-  local row = fetch(KEYS[1], ids[i])
+  local row = fetch(KEYS[1], rows[i][3])
   if row then out[#out + 1] = row end
 end
 return out
@@ -256,18 +265,16 @@ redis.call('HSET', KEYS[1], role, enc_record(rec))
 redis.call('SET', KEYS[2], session, 'EX', ttl)
 local seen = redis.call('GET', KEYS[5]) or '0-0'
 local ids = redis.call('HKEYS', KEYS[4])
-local fresh = {}
-for i = 1, #ids do if id_less(seen, ids[i]) then fresh[#fresh + 1] = ids[i] end end
-table.sort(fresh, id_less)
+local fresh = sorted_ids(ids, seen)
 local out = {state, holder, age, #ids, 0}
 local shown, consumed = 0, 0
 for i = 1, #fresh do
   if shown >= limit then break end
   consumed = i
-  local row = fetch(KEYS[3], fresh[i])
+  local row = fetch(KEYS[3], fresh[i][3])
   if row then out[#out + 1] = row; shown = shown + 1 end
 end
-if consumed > 0 then redis.call('SET', KEYS[5], fresh[consumed]) end
+if consumed > 0 then redis.call('SET', KEYS[5], fresh[consumed][3]) end
 out[5] = #fresh - consumed
 return out
 """,

@@ -321,3 +321,20 @@ def test_wrong_password_is_reported(valkey, clock: Clock) -> None:  # type: igno
     with pytest.raises(StoreUnavailableError, match=r"credentials|password") as info:
         store.presence()
     assert "wrong" not in info.value.message.split("refused")[0]
+
+
+def test_pending_order_is_numeric_not_lexical(store: Store, raw: redis.Redis) -> None:
+    # Ids within one millisecond: 7-10 sorts after 7-9 (as strings it would not).
+    keys = Keys(store.namespace)
+    for seq in (10, 2, 9, 11, 1):
+        raw.xadd(keys.inbox("qa"), {"sender": "pm", "recipient": "qa", "type": "INFO", "body": f"s{seq}", "ts": "1"},
+                 id=f"7-{seq}")
+        raw.hset(keys.pending("qa"), f"7-{seq}", "INFO")
+    raw.xadd(keys.inbox("qa"), {"sender": "pm", "recipient": "qa", "type": "INFO", "body": "later", "ts": "1"},
+             id="10-0")
+    raw.hset(keys.pending("qa"), "10-0", "INFO")
+    assert [m.body for m in store.check("qa").messages] == ["s1", "s2", "s9", "s10", "s11", "later"]
+    assert [m.body for m in store.notifications("qa").recent] == ["later", "s11", "s10", "s9", "s2"]
+    first = store.turn("qa", "s", "/q", limit=3)
+    assert [m.body for m in first.messages] == ["s1", "s2", "s9"] and first.more == 3
+    assert [m.body for m in store.turn("qa", "s", "/q").messages] == ["s10", "s11", "later"]
