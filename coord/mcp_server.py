@@ -140,7 +140,7 @@ class Service:
         self._store_factory = store_factory
         self._radar_store: Store | None = None
         try:
-            paths = find_repo(cwd if cwd is not None else environ.get("CLAUDE_PROJECT_DIR") or os.getcwd())
+            paths = find_repo(cwd if cwd is not None else os.getcwd())
             config = load_config(paths.main_root, environ)
             self.actor = resolve_actor(paths, config, environ, lambda: git_email(paths))
         except CoordError as exc:

@@ -353,6 +353,15 @@ class Store:
                 raise self._server_error(reply)
         return replies
 
+    def run_script(self, script: Script, keys: Sequence[str], args: Sequence[object]) -> object:
+        """Run a Lua script in one round trip, for modules that add their own (claims, radar).
+        Unreachable server -> StoreUnavailableError; an error reply -> StoreUnavailableError naming it."""
+        return self._script(script, keys, args)
+
+    def pipeline(self, commands: Sequence[Sequence[object]]) -> list[object]:
+        """Several commands in one round trip; an error reply raises StoreUnavailableError."""
+        return self._pipeline(commands)
+
     def ping(self) -> float:
         """Round-trip time in seconds (doctor, redis.status)."""
         start = time.perf_counter()
