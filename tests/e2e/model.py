@@ -94,6 +94,7 @@ class ScriptedModel:
         self.requests: list[dict[str, Any]] = []  # every POST body to /v1/messages, in order
         self.main_requests: list[dict[str, Any]] = []  # those that consumed (or wanted) a script step
         self.other_paths: list[str] = []
+        self.errors: list[str] = []  # exceptions raised by callable steps
         self._lock = threading.Lock()
         self._counter = 0
         self._server: ThreadingHTTPServer | None = None
@@ -161,7 +162,13 @@ class ScriptedModel:
             if not self.steps:
                 return Text(self.fallback)
             step = self.steps.pop(0)
-        return step(body) if callable(step) else step
+        if not callable(step):
+            return step
+        try:
+            return step(body)
+        except Exception as exc:  # a broken script must fail the test, not hang the CLI
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            return Text(f"script error: {exc}")
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         model = self

@@ -1,0 +1,142 @@
+"""coord with the real Claude Code CLI: hooks, .mcp.json, tools and blocking, end to end."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Workspace
+from tests.e2e.model import ScriptedModel, Text, ToolCall
+
+pytestmark = pytest.mark.e2e
+
+TOOL = "mcp__coord__"
+
+
+def last_tool_json(request: dict[str, Any]) -> dict[str, Any]:
+    """The JSON the last tool call returned, as the CLI sent it back to the model."""
+    for message in reversed(request.get("messages", [])):
+        content = message.get("content")
+        if not isinstance(content, list):
+            continue
+        for block in reversed(content):
+            if isinstance(block, dict) and block.get("type") == "tool_result":
+                inner = block.get("content")
+                text = inner if isinstance(inner, str) else "".join(
+                    b.get("text", "") for b in inner or [] if isinstance(b, dict))
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    raise AssertionError(f"tool result is not JSON: {text[:500]!r}") from None
+    raise AssertionError("no tool_result in the request")
+
+
+def test_rendered_mcp_json_connects(workspace: Workspace) -> None:
+    tree = workspace.worktree("backend")
+    listed = workspace.mcp_list(tree, "backend")
+    assert listed.returncode == 0, listed.stderr
+    line = next(ln for ln in listed.stdout.splitlines() if ln.startswith("coord:"))
+    assert "coord mcp" in line and "Connected" in line, listed.stdout
+    record = workspace.presence("backend")
+    assert record is None or record["status"] == "inactive"  # a health check does not hold the role
+
+
+def test_session_registers_sees_its_mail_and_ends_inactive(workspace: Workspace) -> None:
+    tree = workspace.worktree("backend")
+    with workspace.store() as store:
+        store.publish("pm", "backend", "TASK_ASSIGNMENT", "build the /orders endpoint (token 7f3a9)")
+    with ScriptedModel([Text("on it")]) as model:
+        run = workspace.claude(tree, "start working", model, "backend")
+    assert run.code == 0 and run.text == "on it", run.result
+    session = run.session_id
+    assert session
+
+    seen = model.texts(model.main_requests[0])
+    assert f"coord: this session is role backend (from CLAUDE_INSTANCE_ID), session {session}" in seen
+    assert "1 pending (unacknowledged) message(s) for backend: 1 TASK_ASSIGNMENT" in seen
+    assert "1 new message(s) for backend" in seen
+    assert "from pm, TASK_ASSIGNMENT" in seen and "build the /orders endpoint (token 7f3a9)" in seen
+    assert "Message Check at Every Turn" in seen  # the rules documents are loaded too
+
+    kinds = [(e["type"], e["sender"]) for e in workspace.events() if session in e["body"]]
+    assert kinds[:2] == [("SESSION_START", "backend"), ("HEARTBEAT", "backend")]
+    assert kinds[-1] == ("SESSION_END", "backend")
+    record = workspace.presence("backend")
+    assert record is not None and record["session_id"] == session and record["status"] == "inactive"
+    assert workspace.r.get(workspace.keys.alive("backend")) is None
+    assert workspace.r.hlen(workspace.keys.pending("backend")) == 1  # seen is not handled: still pending
+
+
+def test_tool_calls_of_the_real_client_reach_redis(workspace: Workspace) -> None:
+    tree = workspace.worktree("backend")
+    with workspace.store() as store:
+        asked = store.publish("pm", "backend", "QUESTION", "which database?")
+    question_id = asked.ids["backend"]
+
+    def ack_what_check_returned(request: dict[str, Any]) -> ToolCall:
+        pending = last_tool_json(request)
+        return ToolCall(f"{TOOL}coord_ack_messages", {"ids": [m["id"] for m in pending["messages"]]})
+
+    steps = [
+        ToolCall(f"{TOOL}coord_publish_message", {"to": "pm", "type": "STATUS_UPDATE", "body": "done: schema v2"}),
+        ToolCall(f"{TOOL}coord_check_messages", {}),
+        ack_what_check_returned,
+        ToolCall(f"{TOOL}coord_get_presence", {}),
+        Text("finished"),
+    ]
+    with ScriptedModel(steps) as model:
+        run = workspace.claude(tree, "report and read mail", model, "backend")
+    assert model.errors == [], (model.errors, [[t["name"] for t in r.get("tools", []) if "coord" in t["name"]]
+                                               for r in model.main_requests], model.tool_results(), run.stderr)
+    assert run.code == 0 and run.text == "finished", run.result
+    assert not run.result.get("permission_denials"), run.result
+    assert {f"{TOOL}{name}" for name in ("coord_publish_message", "coord_check_messages", "coord_ack_messages",
+                                         "coord_get_presence")} <= set(model.tool_names())
+    results = model.tool_results()
+    assert len(results) == 4 and not any(r.get("is_error") for r in results), results
+
+    (status,) = workspace.inbox("pm")
+    assert (status["sender"], status["type"], status["body"]) == ("backend", "STATUS_UPDATE", "done: schema v2")
+    assert workspace.r.hlen(workspace.keys.pending("pm")) == 1
+    check = json.loads(results[1]["content"] if isinstance(results[1]["content"], str)
+                       else results[1]["content"][0]["text"])
+    assert [m["id"] for m in check["messages"]] == [question_id]
+    assert workspace.r.hlen(workspace.keys.pending("backend")) == 0  # acknowledged through the tool
+    presence = json.loads(results[3]["content"] if isinstance(results[3]["content"], str)
+                          else results[3]["content"][0]["text"])
+    mine = next(v for v in presence["roles"] if v["role"] == "backend")
+    assert presence["you"] == "backend" and mine["status"] == "active" and mine["session_id"] == run.session_id
+
+
+def test_wrong_identity_gets_the_prompt_blocked(workspace: Workspace) -> None:
+    tree = workspace.worktree("backend")
+    with ScriptedModel([Text("should never be said")]) as model:
+        run = workspace.claude(tree, "hello", model, "frontend")
+    assert "blocked" in run.text and "belongs to backend" in run.text, run.result
+    assert model.main_requests == []  # the model was never called
+    assert workspace.presence("frontend") is None and workspace.presence("backend") is None
+
+
+def test_role_held_by_a_live_session_gets_the_prompt_blocked(workspace: Workspace) -> None:
+    tree = workspace.worktree("backend")
+    with workspace.store() as store:
+        store.register("backend", "the-other-session", str(tree))
+    with ScriptedModel([Text("should never be said")]) as model:
+        run = workspace.claude(tree, "hello", model, "backend")
+    assert "blocked" in run.text and "held by another live session (the-other-session" in run.text, run.result
+    assert model.main_requests == []
+    record = workspace.presence("backend")
+    assert record is not None and record["session_id"] == "the-other-session" and record["status"] == "active"
+
+
+def test_main_role_works_from_the_main_checkout(workspace: Workspace) -> None:
+    with workspace.store() as store:
+        store.publish("qa", "pm", "MERGE_READY", "agent/qa/active at abc123 is ready")
+    with ScriptedModel([Text("noted")]) as model:
+        run = workspace.claude(workspace.repo, "anything new?", model, "pm")
+    assert run.code == 0 and run.text == "noted", run.result
+    seen = model.texts(model.main_requests[0])
+    assert "agent/qa/active at abc123 is ready" in seen and "from qa, MERGE_READY" in seen
+    assert workspace.presence("pm")["status"] == "inactive"  # type: ignore[index]
