@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,3 +214,28 @@ def stop_embedded(repo: Path) -> None:
         embedded.stop(paths, timeout=5)
     if state and state.pid and embedded.pid_alive(state.pid):
         kill9(state.pid)
+
+
+@contextlib.contextmanager
+def stdio_sessions(
+    repo: Path, specs: Iterable[tuple[str, str]], env: Mapping[str, str]
+) -> Iterator[tuple[Any, list[Any]]]:
+    """Real `coord mcp` processes behind real MCP clients, one per (role, session id), usable from
+    sync code through a blocking portal: `portal.call(tool, client, name, args)`."""
+    from anyio.from_thread import start_blocking_portal
+    from mcp.client import Client
+
+    with start_blocking_portal() as portal, contextlib.ExitStack() as stack:
+        clients = [stack.enter_context(portal.wrap_async_context_manager(Client(mcp_params(repo, role, sid, env))))
+                   for role, sid in specs]
+        yield portal, clients
+
+
+def call(portal: Any, client: Any, name: str, args: dict[str, Any] | None = None) -> tuple[bool, Any]:
+    return portal.call(tool, client, name, args or {})
+
+
+def raw_redis(url: str) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url, decode_responses=True)
