@@ -210,7 +210,7 @@ def release(store: Store, role: str, patterns: Sequence[str] | None = None) -> R
     wanted = check_patterns(patterns) if patterns else []
     reply = [str(x) for x in store._script(RELEASE, [store.keys.claims], [role, *wanted])]  # type: ignore[union-attr]
     cut = reply.index("")
-    return ReleaseResult(role, tuple(reply[:cut]), tuple(reply[cut + 1:]))
+    return ReleaseResult(role, tuple(sorted(reply[:cut])), tuple(reply[cut + 1:]))
 
 
 def find_blocking(store: Store, role: str, paths: Sequence[str]) -> tuple[str, Claim] | None:
@@ -224,3 +224,38 @@ def find_blocking(store: Store, role: str, paths: Sequence[str]) -> tuple[str, C
         if found is not None:
             return path, found
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The git pre-commit guard (optional; `coord agent.guard` installs it).
+
+
+def staged_paths(toplevel: str) -> list[str]:
+    """Paths the commit being made would change (both sides of a rename). git's own environment
+    is kept on purpose: `git commit -- PATHS` runs the hook with GIT_INDEX_FILE pointing at a
+    temporary index, and that index, not the checkout's, is what gets committed."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "--no-pager", "diff", "--cached", "--name-only", "--no-renames", "-z"],
+        cwd=toplevel, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    if proc.returncode != 0:
+        from coord.errors import GitError
+
+        raise GitError(f"git diff --cached failed: {proc.stderr.decode('utf-8', 'replace').strip()[:200]}")
+    return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def guard_commit(store: Store | None, role: str | None, staged: Sequence[str]) -> list[tuple[str, Claim]]:
+    """Every staged path covered by another live role's claim (role None: an unknown committer,
+    whom every live claim binds). Empty: the commit may go ahead."""
+    if store is None or not staged:
+        return []
+    view = read(store)
+    found = []
+    for path in staged:
+        hit = blocking_claim(role or "", path, view.claims, view.live_roles, view.now)
+        if hit is not None:
+            found.append((path, hit))
+    return found
