@@ -297,6 +297,18 @@ class Service:
         except CoordError as exc:
             log(f"conflict radar: {exc.line()}")
 
+    def shutdown(self) -> None:
+        """The client went away (session over): mark the role inactive, history kept. A killed
+        server never gets here; its session goes stale instead. Never raises."""
+        if self.actor is not None and self.state is RegistrationState.REGISTERED:
+            with self._lock:
+                try:
+                    self.store().deregister(self.actor.role, self.session_id)
+                    self.state = RegistrationState.DEREGISTERED
+                except CoordError as exc:
+                    log(exc.line())
+        self.close()
+
     # -- background -----------------------------------------------------------------------
     def tick(self) -> None:
         """The automatic heartbeat: keeps a registered session live, retries a deferred or refused
@@ -355,7 +367,7 @@ def build_server(service: Service | None = None, autostart: bool = False) -> Any
                 yield {}
             finally:
                 group.cancel_scope.cancel()
-                svc.close()
+                svc.shutdown()
 
     server = MCPServer(
         SERVER_NAME,

@@ -121,14 +121,16 @@ def test_impersonation_is_impossible(repo: Path, coord_env: dict[str, str]) -> N
             assert not_mine["acknowledged"] == [] and not_mine["unknown"] == [for_pm["ids"]["pm"]]
             assert (await call(a, "coord_check_messages"))["total"] == 1
 
-        # A second live session claiming the backend role is refused.
-        intruder = Service(env_for(coord_env, "backend", "sess-other"), cwd_for(repo, "backend"))
-        async with Client(build_server(intruder, autostart=True)) as c:
-            refused = await call(c, "coord_register_presence")
-            assert refused[0] == "error" and "held by another live session (sess-be" in refused[1]
-            beat = await call(c, "coord_heartbeat")
-            assert beat[0] == "error" and "sess-be" in beat[1]
-            assert intruder.state is RegistrationState.REFUSED
+            # While backend's session is live, a second session claiming the backend role is refused.
+            intruder = Service(env_for(coord_env, "backend", "sess-other"), cwd_for(repo, "backend"))
+            async with Client(build_server(intruder, autostart=True)) as c:
+                assert intruder.state is RegistrationState.REFUSED
+                refused = await call(c, "coord_register_presence")
+                assert refused[0] == "error" and "held by another live session (sess-be" in refused[1]
+                beat = await call(c, "coord_heartbeat")
+                assert beat[0] == "error" and "sess-be" in beat[1]
+            roles = {r["role"]: r for r in (await call(a, "coord_get_presence"))["roles"]}
+            assert roles["backend"]["session_id"] == "sess-be" and roles["backend"]["status"] == "active"
 
     run(scenario)
 
@@ -314,3 +316,19 @@ def test_coord_mcp_starts_without_invoke(repo: Path, coord_env: dict[str, str]) 
     out = subprocess.run(["python", "-c", code], capture_output=True, text=True, cwd=repo,
                          env={**os.environ, **coord_env}, timeout=60)
     assert out.stdout.strip() == "served False", out.stderr
+
+
+def test_closing_the_session_marks_the_role_inactive(repo: Path, coord_env: dict[str, str]) -> None:
+    first = Service(env_for(coord_env, "backend", "sess-1"), cwd_for(repo, "backend"))
+    second = Service(env_for(coord_env, "backend", "sess-2"), cwd_for(repo, "backend"))
+
+    async def scenario() -> None:
+        async with Client(build_server(first, autostart=True)):
+            assert first.state is RegistrationState.REGISTERED
+        # The next session of the role is not refused by the one that ended.
+        async with Client(build_server(second, autostart=True)) as c:
+            assert second.state is RegistrationState.REGISTERED
+            roles = {r["role"]: r for r in (await call(c, "coord_get_presence"))["roles"]}
+            assert roles["backend"]["session_id"] == "sess-2" and roles["backend"]["status"] == "active"
+
+    run(scenario)
