@@ -352,3 +352,33 @@ def check(root: Path, files: list[RenderedFile]) -> None:
 def paths(files: list[RenderedFile]) -> list[str]:
     """Relative paths of the rendered files, in plan order (for git add and messages)."""
     return [f.path for f in files]
+
+
+def worktree_notes(main_root: Path, worktree: Path | None) -> list[str]:
+    """For agent.setup / session.start: warn when the main checkout's generated files are missing,
+    out of date or uncommitted (a new worktree is branched from commits, so it would lack them),
+    and render them into the worktree so its session is coordinated anyway. Never raises: a
+    worktree without coord's files is a degraded session, not a failed setup."""
+    notes: list[str] = []
+    try:
+        config = render_config(main_root)
+        files = plan(main_root, config)
+        drifted = drift(main_root, files)
+        if drifted:
+            notes.append(f"coord: warning: Claude Code files missing or out of date in the main checkout: "
+                         f"{', '.join(drifted)} (run `coord init` there and commit)")
+        else:
+            from coord import git
+
+            status = git.run(main_root, "status", "--porcelain=v1", "--untracked-files=all", "--", *paths(files))
+            loose = sorted({line[3:] for line in status.stdout.splitlines() if line[3:]})
+            if loose:
+                notes.append(f"coord: warning: Claude Code files not committed in the main checkout: "
+                             f"{', '.join(loose)} (commit them so every worktree gets them)")
+        if worktree is not None and worktree.resolve() != main_root.resolve():
+            written = write(worktree, plan(worktree, config))
+            if written:
+                notes.append(f"rendered into the worktree (uncommitted there): {', '.join(written)}")
+    except CoordError as exc:
+        notes.append(f"coord: warning: could not render the Claude Code files: {exc.line()}")
+    return notes

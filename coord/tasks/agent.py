@@ -57,6 +57,10 @@ def print_setup(result: object, root: Path) -> None:
         print("added the worktree folder to .gitignore (not committed: commit it when convenient)")
     if result.copied and result.created:
         print(f"copied from .worktreeinclude: {', '.join(result.copied)}")
+    from coord.render import worktree_notes
+
+    for note in worktree_notes(root, None if result.is_main else result.path):
+        print(note, file=sys.stderr if note.startswith("coord: warning") else sys.stdout)
 
 
 @task(positional=["role"], help={"role": "the agent role", "base": "ref to branch from (default: base branch)"})

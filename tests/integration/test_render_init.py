@@ -125,3 +125,31 @@ def test_rendered_files_work_unchanged_in_a_worktree(git_repo: Path) -> None:
     tree = git_repo / ".worktrees" / "backend"
     git(git_repo, "worktree", "add", "-q", "-b", "agent/backend/active", str(tree))
     assert coord(tree, "init", "--check").returncode == 0  # same bytes: nothing machine- or checkout-specific
+
+
+def test_agent_setup_warns_and_renders_when_the_main_checkout_lacks_the_files(git_repo: Path) -> None:
+    result = coord(git_repo, "agent.setup", "backend")
+    assert result.returncode == 0, result.stderr
+    assert "missing or out of date in the main checkout" in result.stderr and "coord init" in result.stderr
+    tree = git_repo / ".worktrees" / "backend"
+    assert "rendered into the worktree" in result.stdout
+    assert coord(tree, "init", "--check").returncode == 0  # the agent's session gets working hooks anyway
+
+
+def test_agent_setup_warns_about_uncommitted_files(git_repo: Path) -> None:
+    assert coord(git_repo, "init").returncode == 0
+    result = coord(git_repo, "agent.setup", "qa")  # session.start shares this path (and starts a server)
+    assert result.returncode == 0, result.stderr
+    assert "not committed in the main checkout" in result.stderr
+    assert coord(git_repo / ".worktrees" / "qa", "init", "--check").returncode == 0
+
+
+def test_agent_setup_is_quiet_when_the_files_are_committed(git_repo: Path) -> None:
+    assert coord(git_repo, "init").returncode == 0
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "coord init")
+    result = coord(git_repo, "agent.setup", "backend")
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr and "rendered into" not in result.stdout
+    tree = git_repo / ".worktrees" / "backend"
+    assert git(tree, "status", "--porcelain").stdout == ""  # nothing written over the committed files
