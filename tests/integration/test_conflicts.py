@@ -223,3 +223,24 @@ def test_agent_conflicts_cli_and_agent_list_column(team: Team, valkey: ValkeyPro
     assert text[0].split()[-1] == "CONFLICTS"
     assert next(ln for ln in text if ln.startswith("frontend")).split()[-1] == "backend"
     assert os.environ.get("COORD_NAMESPACE") == namespace
+
+
+def test_mcp_background_check_announces_without_anyone_asking(team: Team, r: redis.Redis, namespace: str) -> None:
+    from coord.mcp_server import Service
+
+    keys = Keys(namespace)
+    env = {k: v for k, v in os.environ.items() if k.startswith("COORD_")}
+    services = {role: Service({**env, "CLAUDE_INSTANCE_ID": role, "CLAUDE_CODE_SESSION_ID": f"s-{role}"},
+                              team.trees[role]) for role in ("backend", "frontend")}
+    try:
+        for svc in services.values():
+            assert svc.problem is None, svc.problem
+            svc.register()
+        services["backend"].radar_tick()
+        services["frontend"].radar_tick()  # the same news from the other side: nothing new to say
+    finally:
+        for svc in services.values():
+            svc.close()
+    assert len(warnings(r, keys, "backend")) == 1 and len(warnings(r, keys, "frontend")) == 1
+    # backend's three pairs and frontend's two others: the pair they share was merged once, by backend
+    assert r.hlen(keys.conflicts) == 5
