@@ -10,7 +10,6 @@ one node serves all of them).
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,8 @@ class Endpoint:
     db: int = 0
     username: str | None = None
     password: str | None = None
+    ca_certs: str | None = None  # rediss: CA bundle to trust (?ssl_ca_certs=/path, as in redis-py)
+    verify: bool = True  # rediss: ?ssl_cert_reqs=none turns certificate checks off
 
     @property
     def tls(self) -> bool:
@@ -61,7 +62,7 @@ class Endpoint:
     def with_address(self, host: str, port: int) -> Endpoint:
         """The same credentials at another node (Cluster redirection)."""
         scheme = self.scheme if self.scheme != "unix" else "redis"
-        return Endpoint(scheme, host, port, "", 0, self.username, self.password)
+        return Endpoint(scheme, host, port, "", 0, self.username, self.password, self.ca_certs, self.verify)
 
 
 def parse_url(url: str) -> Endpoint:
@@ -83,13 +84,17 @@ def parse_url(url: str) -> Endpoint:
         port = parts.port or DEFAULT_PORT
         path = parts.path.strip("/")
         db = int(path) if path else int(query.get("db", "0"))
+        ca_certs = unquote(query["ssl_ca_certs"]) if query.get("ssl_ca_certs") else None
+        reqs = query.get("ssl_cert_reqs", "required").lower()
+        if reqs not in ("required", "none"):
+            raise ValueError("ssl_cert_reqs must be required or none")
     except ValueError as exc:
         shown = _redact(url)
         raise InvalidInputError(
             f"cannot use Redis URL {shown}: {exc}",
             "use redis://[user:password@]host:port/db, rediss://... or unix:///path/to.sock",
         ) from None
-    return Endpoint(scheme, host, port, "", db, username, password)
+    return Endpoint(scheme, host, port, "", db, username, password, ca_certs, reqs == "required")
 
 
 def _redact(url: str) -> str:
@@ -231,8 +236,8 @@ class Connection:
                 if endpoint.tls:
                     import ssl
 
-                    context = ssl.create_default_context()
-                    if os.environ.get("COORD_REDIS_TLS_INSECURE") == "1":
+                    context = ssl.create_default_context(cafile=endpoint.ca_certs)
+                    if not endpoint.verify:
                         context.check_hostname = False
                         context.verify_mode = ssl.CERT_NONE
                     sock = context.wrap_socket(sock, server_hostname=endpoint.host)

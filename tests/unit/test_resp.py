@@ -107,3 +107,11 @@ def test_redirect_targets() -> None:
     assert _parse_redirect("MOVED 3999 127.0.0.1:6381") == ("127.0.0.1", 6381)
     assert _parse_redirect("ASK 1 [::1]:7000") == ("::1", 7000)
     assert _parse_redirect("MOVED 1") is None
+
+
+def test_tls_options_in_the_query() -> None:
+    e = parse_url("rediss://h:1/0?ssl_ca_certs=/etc/ca.pem&ssl_cert_reqs=none")
+    assert (e.tls, e.ca_certs, e.verify) == (True, "/etc/ca.pem", False)
+    assert parse_url("rediss://h:1").verify is True
+    with pytest.raises(InvalidInputError, match="ssl_cert_reqs"):
+        parse_url("rediss://h:1/0?ssl_cert_reqs=maybe")
