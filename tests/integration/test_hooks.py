@@ -252,7 +252,7 @@ def test_redis_down_is_one_warning_fast_and_the_session_goes_on(hooks: Hooks, gi
     code, out, err, elapsed = hooks.run(event, git_repo, {"session_id": "s"}, CLAUDE_INSTANCE_ID="pm",
                                         COORD_REDIS_URL=dead)
     assert code == 0 and "Traceback" not in err
-    assert elapsed < 1.0
+    assert elapsed < 5.0  # the whole process, interpreter start included, on a loaded CI machine
     if event == "session-end":
         assert out is None
     else:
@@ -261,12 +261,27 @@ def test_redis_down_is_one_warning_fast_and_the_session_goes_on(hooks: Hooks, gi
         assert "session goes on" in out["systemMessage"]
 
 
+@pytest.mark.parametrize("event", ["session-start", "user-prompt-submit", "session-end"])
+def test_redis_down_costs_the_hook_itself_well_under_a_second(hooks: Hooks, git_repo: Path, event: str) -> None:
+    """The handler's own time (no interpreter start, which load on the machine inflates): a dead
+    Redis is refused at once on loopback, and nothing retries."""
+    from coord import hooks as hook_module
+
+    environ = {**hooks.env, "CLAUDE_PROJECT_DIR": str(git_repo), "CLAUDE_INSTANCE_ID": "pm",
+               "COORD_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    start = time.monotonic()
+    out = hook_module.run(event, {"session_id": "s"}, environ)
+    elapsed = time.monotonic() - start
+    assert elapsed < 1.0
+    assert out is None or "decision" not in out
+
+
 def test_embedded_server_not_running_does_not_slow_a_prompt(hooks: Hooks, git_repo: Path) -> None:
     code, out, err, elapsed = hooks.run("user-prompt-submit", git_repo, {"session_id": "s"}, CLAUDE_INSTANCE_ID="pm",
                                         COORD_REDIS_URL=None)
     assert code == 0 and "Traceback" not in err
     assert out is not None and "decision" not in out and "systemMessage" in out
-    assert elapsed < 1.0
+    assert elapsed < 5.0
     from coord import embedded
     from coord.repo import find_repo
 
