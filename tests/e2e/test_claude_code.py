@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from coord.mcp_server import TOOL_NAMES
 from tests.e2e.conftest import Workspace
 from tests.e2e.model import ScriptedModel, Text, ToolCall
 
 pytestmark = pytest.mark.e2e
 
 TOOL = "mcp__coord__"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def last_tool_json(request: dict[str, Any]) -> dict[str, Any]:
@@ -140,3 +144,34 @@ def test_main_role_works_from_the_main_checkout(workspace: Workspace) -> None:
     seen = model.texts(model.main_requests[0])
     assert "agent/qa/active at abc123 is ready" in seen and "from qa, MERGE_READY" in seen
     assert workspace.presence("pm")["status"] == "inactive"  # type: ignore[index]
+
+
+def test_done_when_a_fresh_clone_of_this_repository_gives_a_coordinated_agent(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """The issue's acceptance: `session.start backend` in a fresh clone of coord itself, then claude in
+    the printed directory: registered, the coord tools present, and new mail on every turn."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True, capture_output=True, timeout=120)
+    workspace.repo = clone  # the workspace's helpers now act on the clone (its committed coord files)
+    workspace.trust(clone)
+    tree = workspace.worktree("backend")
+    with workspace.store() as store:
+        store.publish("pm", "backend", "TASK_ASSIGNMENT", "first task: wire the radar")
+    with ScriptedModel([Text("turn one")]) as model:
+        first = workspace.claude(tree, "begin", model, "backend")
+    assert first.code == 0 and first.text == "turn one", first.result
+    assert {f"{TOOL}{name}" for name in TOOL_NAMES} <= set(model.tool_names())
+    assert "first task: wire the radar" in model.texts(model.main_requests[0])
+
+    with workspace.store() as store:
+        store.publish("qa", "backend", "QUESTION", "second turn question")
+    with ScriptedModel([Text("turn two")]) as model:
+        second = workspace.claude(tree, "continue", model, "backend", "--resume", first.session_id)
+    assert second.code == 0 and second.text == "turn two", second.result
+    latest = model.texts(model.main_requests[-1])
+    assert "second turn question" in latest
+    assert latest.count("first task: wire the radar") <= 1  # the old mail is not re-announced as new
+    assert "1 new message(s) for backend" in latest
+    record = workspace.presence("backend")
+    assert record is not None and record["status"] == "inactive"
