@@ -254,7 +254,11 @@ class Connection:
         if endpoint.db:
             hello.append(["SELECT", endpoint.db])
         if hello:
-            for reply in self._exchange(hello):
+            try:
+                answers = self._exchange(hello)
+            except _Dropped as dropped:  # the server died between accept and AUTH (e.g. kill -9, restart)
+                raise self._unavailable(_reason(dropped.cause)) from None
+            for reply in answers:
                 if isinstance(reply, RespError):
                     self.close()
                     if reply.kind in ("WRONGPASS", "NOAUTH") or "password" in reply.message.lower():
