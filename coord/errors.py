@@ -47,6 +47,11 @@ class NotFoundError(CoordError):
     exit_code = 3
 
 
+class SessionEndedError(NotFoundError):
+    """This session already ended (its record is inactive): an automatic heartbeat or a late
+    start-up registration must not bring it back to life; only an explicit registration may."""
+
+
 class DirtyStateError(CoordError):
     """Uncommitted work or a checkout on the wrong branch blocks a step that could lose it."""
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from coord.config import Config, load_config
-from coord.errors import CoordError, IdentityError, NotFoundError
+from coord.errors import CoordError, IdentityError, NotFoundError, SessionEndedError
 from coord.identity import INSTANCE_ENV, check_checkout, resolve_identity, role_from_email
 from coord.messages import BROADCAST, MessageType
 from coord.repo import RepoPaths, find_repo
@@ -117,6 +117,7 @@ class RegistrationState(StrEnum):
     REGISTERED = "registered"  # this session holds its role: heartbeats keep it live
     REFUSED = "refused"  # another live session holds the role: reported by the tools, retried on ticks
     DEREGISTERED = "deregistered"  # the agent deregistered itself: no automatic heartbeats
+    ENDED = "ended"  # the session's end hook ran first: never revived automatically, only if it resumes
 
 
 class Service:
@@ -179,10 +180,13 @@ class Service:
             if self._radar_store is not None:
                 self._radar_store.close()
 
-    def _register_locked(self) -> dict[str, Any]:
+    def _register_locked(self, revive: bool = True) -> dict[str, Any]:
         actor = self._require()
         try:
-            result = self.store().register(actor.role, self.session_id, str(actor.paths.toplevel))
+            result = self.store().register(actor.role, self.session_id, str(actor.paths.toplevel), revive=revive)
+        except SessionEndedError:
+            self.state = RegistrationState.ENDED
+            raise
         except IdentityError as exc:
             self.state = RegistrationState.REFUSED
             self.refusal = exc.line()
@@ -312,18 +316,25 @@ class Service:
     # -- background -----------------------------------------------------------------------
     def tick(self) -> None:
         """The automatic heartbeat: keeps a registered session live, retries a deferred or refused
-        registration, leaves a deregistered session alone. Never raises."""
+        registration, leaves a deregistered session alone. Never raises. It never revives a session
+        whose end was recorded (the server can outlive, or start after, the SessionEnd hook): that
+        would hold the role for stale_seconds after the agent left. A resumed session is re-registered
+        by its hooks, and the next tick follows it."""
         if self.actor is None or self.state is RegistrationState.DEREGISTERED:
             return
         with self._lock:
             try:
                 if self.state is RegistrationState.REGISTERED:
                     try:
-                        self.store().heartbeat(self.actor.role, self.session_id)
+                        self.store().heartbeat(self.actor.role, self.session_id, revive=False)
+                    except SessionEndedError:
+                        self.state = RegistrationState.ENDED
                     except NotFoundError:
-                        self._register_locked()  # the store lost the record (flushed): take it again
+                        self._register_locked(revive=False)  # the store lost the record (flushed): take it again
                 else:
-                    self._register_locked()
+                    self._register_locked(revive=False)
+            except SessionEndedError:
+                pass  # still ended: said once at start-up, not every tick
             except CoordError as exc:
                 log(exc.line())
 

@@ -90,12 +90,16 @@ REGISTER = Script(
     r"""
 local role, session, path = ARGV[1], ARGV[2], ARGV[3]
 local now, stale_s, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local revive = ARGV[7] ~= '0'
 local raw = redis.call('HGET', KEYS[1], role)
 local alive = redis.call('GET', KEYS[2])
 local registered_at = now
 local how, prev, prev_age = 'new', '', ''
 if raw then
   local rec = cjson.decode(raw)
+  if rec.session_id == session and rec.status == 'inactive' and not revive then
+    return {'ended'}
+  end
   if rec.session_id == session then
     registered_at = rec.registered_at
     how = 'same'
@@ -115,13 +119,14 @@ return {'ok', how, prev, prev_age}
 )
 
 # KEYS: presence, alive:<role>
-# ARGV: role, session_id, now, stale_seconds, ttl_seconds
-# -> {'ok', was_stale('1'|'0')} | {'missing'} | {'held', holder, age, live('1'|'0')}
+# ARGV: role, session_id, now, stale_seconds, ttl_seconds, revive ('0': an ended session stays ended)
+# -> {'ok', was_stale('1'|'0')} | {'missing'} | {'ended'} | {'held', holder, age, live('1'|'0')}
 HEARTBEAT = Script(
     "heartbeat",
     r"""
 local role, session = ARGV[1], ARGV[2]
 local now, stale_s, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local revive = ARGV[6] ~= '0'
 local raw = redis.call('HGET', KEYS[1], role)
 if not raw then return {'missing'} end
 local rec = cjson.decode(raw)
@@ -130,6 +135,7 @@ if rec.session_id ~= session then
   local l = live(rec, alive, now, stale_s) and '1' or '0'
   return {'held', rec.session_id, num(now - rec.last_heartbeat), l}
 end
+if rec.status == 'inactive' and not revive then return {'ended'} end
 local was = (rec.status ~= 'active' or stale(rec.last_heartbeat, now, stale_s)) and '1' or '0'
 rec.last_heartbeat = now
 rec.status = 'active'

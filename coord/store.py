@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from coord.config import Config
-from coord.errors import IdentityError, InvalidInputError, NotFoundError, StoreUnavailableError
+from coord.errors import IdentityError, InvalidInputError, NotFoundError, SessionEndedError, StoreUnavailableError
 from coord.identity import check_role_syntax, validate_role
 from coord.keys import Keys, clean_namespace
 from coord.messages import BROADCAST, LIFECYCLE_TYPES, Message, MessageType, check_body, parse_type
@@ -253,6 +253,12 @@ def message_from_row(row: Sequence[object]) -> Message:
     )
 
 
+def ended_error(role: str, session_id: str) -> SessionEndedError:
+    return SessionEndedError(
+        f"session {session_id} of role {role} has ended", "start a new session, or register explicitly to resume"
+    )
+
+
 def held_error(role: str, holder: str, age: float | None) -> IdentityError:
     shown = "" if age is None else f", last heartbeat {describe_age(age)} ago"
     return IdentityError(
@@ -369,9 +375,11 @@ class Store:
         return time.perf_counter() - start
 
     # -- presence -----------------------------------------------------------------------
-    def register(self, role: str, session_id: str, worktree_path: str) -> RegisterResult:
+    def register(self, role: str, session_id: str, worktree_path: str, revive: bool = True) -> RegisterResult:
         """Take the role for this session; refused (IdentityError) while ANOTHER live session holds it.
-        A stale or inactive holder is taken over; the same session again is idempotent."""
+        A stale or inactive holder is taken over; the same session again is idempotent. revive=False
+        (the MCP server's start-up registration, which may come after the session's end hook) raises
+        SessionEndedError instead of bringing this session's ended record back."""
         validate_role(role, self.config.roles)
         check_session_id(session_id)
         if not isinstance(worktree_path, str):
@@ -380,9 +388,11 @@ class Store:
             REGISTER,
             [self.keys.presence, self.keys.alive(role)],
             [role, session_id, worktree_path, float(self.clock()), self.config.stale_seconds,
-             self.config.presence_ttl_seconds],
+             self.config.presence_ttl_seconds, "1" if revive else "0"],
         )
         state = list(reply)  # type: ignore[call-overload]
+        if state[0] == "ended":
+            raise ended_error(role, session_id)
         if state[0] == "held":
             raise held_error(role, str(state[1]), _float(state[2]))
         return RegisterResult(
@@ -393,16 +403,20 @@ class Store:
             previous_age=_float(state[3]),
         )
 
-    def heartbeat(self, role: str, session_id: str) -> HeartbeatResult:
-        """Refresh this session's hold on its role (reactivating it if it had gone stale)."""
+    def heartbeat(self, role: str, session_id: str, revive: bool = True) -> HeartbeatResult:
+        """Refresh this session's hold on its role (reactivating it if it had gone stale). revive=False
+        (automatic heartbeats) raises SessionEndedError for a session whose end was recorded."""
         validate_role(role, self.config.roles)
         check_session_id(session_id)
         reply = self._script(
             HEARTBEAT,
             [self.keys.presence, self.keys.alive(role)],
-            [role, session_id, float(self.clock()), self.config.stale_seconds, self.config.presence_ttl_seconds],
+            [role, session_id, float(self.clock()), self.config.stale_seconds, self.config.presence_ttl_seconds,
+             "1" if revive else "0"],
         )
         state = list(reply)  # type: ignore[call-overload]
+        if state[0] == "ended":
+            raise ended_error(role, session_id)
         if state[0] == "missing":
             raise NotFoundError(
                 f"role {role} is not registered, so it cannot heartbeat",
