@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from coord.errors import CoordError, DriftError
 from coord.hooks import HOOKS
 from coord.identity import INSTANCE_ENV
 from coord.messages import BROADCAST, LIFECYCLE_TYPES, MESSAGE_TYPE_HELP, MessageType
+from coord.repo import HOOK_PROGRAM_FILE, RepoPaths
 
 SERVER = "coord"  # the MCP server's name in .mcp.json; tools appear as mcp__coord__<tool>
 HOOKS_DIR = ".claude/hooks"
@@ -97,6 +99,7 @@ def build_context(config: Config, tools: tuple[str, ...], commands: list[tuple[s
         "tool": tool,
         "hooks": HOOKS,
         "hooks_dir": HOOKS_DIR,
+        "hook_program_file": HOOK_PROGRAM_FILE,
         "instance_env": INSTANCE_ENV,
         "roles": config.roles,
         "main_role": config.main_role,
@@ -352,6 +355,26 @@ def check(root: Path, files: list[RenderedFile]) -> None:
 def paths(files: list[RenderedFile]) -> list[str]:
     """Relative paths of the rendered files, in plan order (for git add and messages)."""
     return [f.path for f in files]
+
+
+def record_hook_program(paths: RepoPaths) -> Path | None:
+    """Write this machine's coord-hook (beside the running interpreter) into the repository's git
+    directory, where the hook scripts look first: a PATH lookup may land on a shim (pyenv's runs a
+    bash script before every prompt). Per machine, never committed; None when there is none."""
+    program = Path(sys.executable).parent / "coord-hook"
+    if not os.access(program, os.X_OK):
+        return None
+    target = paths.hook_program_file
+    try:
+        if target.is_file() and target.read_text(encoding="utf-8").strip() == str(program):
+            return program
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(f"{program}\n", encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError:
+        return None
+    return program
 
 
 def worktree_notes(main_root: Path, worktree: Path | None) -> list[str]:

@@ -15,6 +15,7 @@ from coord.errors import EnvironmentProblemError
 from coord.keys import clean_namespace
 
 STATE_DIR = "coord"  # under the git common directory: embedded server data, logs, URL
+HOOK_PROGRAM_FILE = f"{STATE_DIR}/hook-program"  # this machine's coord-hook, read by the hook scripts
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class RepoPaths:
     @property
     def state_dir(self) -> Path:
         return self.common_dir / STATE_DIR
+
+    @property
+    def hook_program_file(self) -> Path:
+        return self.common_dir / HOOK_PROGRAM_FILE
 
     def default_namespace(self) -> str:
         """Unique per repository on this machine: two clones never share keys by accident."""

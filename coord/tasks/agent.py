@@ -15,6 +15,7 @@ from invoke import Collection, task
 
 from coord.errors import InvalidInputError, MergeConflictError
 from coord.identity import role_email, role_name
+from coord.repo import find_repo
 from coord.tasks.boundary import guarded, workspace
 
 
@@ -57,8 +58,9 @@ def print_setup(result: object, root: Path) -> None:
         print("added the worktree folder to .gitignore (not committed: commit it when convenient)")
     if result.copied and result.created:
         print(f"copied from .worktreeinclude: {', '.join(result.copied)}")
-    from coord.render import worktree_notes
+    from coord.render import record_hook_program, worktree_notes
 
+    record_hook_program(find_repo(root))
     for note in worktree_notes(root, None if result.is_main else result.path):
         print(note, file=sys.stderr if note.startswith("coord: warning") else sys.stdout)
 

@@ -15,6 +15,8 @@ def _render(check: bool, force: bool) -> None:
 
     paths, _ = workspace()
     root = paths.toplevel
+    if not check:
+        render.record_hook_program(paths)
     files = render.plan(root, render.render_config(paths.main_root))
     if check:
         render.check(root, files)
