@@ -43,7 +43,7 @@ def test_not_running_is_reported_fast_without_starting(repo: RepoPaths) -> None:
     start = time.perf_counter()
     with pytest.raises(StoreUnavailableError, match="not running") as info:
         open_store(repo, Config(), start_server=False).presence()
-    assert time.perf_counter() - start < 0.2
+    assert time.perf_counter() - start < 1.0  # a file read, no process start (which would take seconds)
     assert "coord redis.up" in info.value.line()
     assert embedded.read_state(repo) is None
 

@@ -232,7 +232,7 @@ def test_session_end_marks_the_role_inactive_and_keeps_history(hooks: Hooks, git
     assert hooks.r.get(hooks.keys.alive("pm")) is None
     end = hooks.events()[-1]
     assert end["type"] == "SESSION_END" and "prompt_input_exit" in end["body"]
-    assert elapsed < 1.5  # inside Claude Code's default SessionEnd budget even without our timeout
+    assert elapsed < 5.0  # within the SessionEnd hook timeout coord renders (5 s), interpreter start included
 
 
 def test_session_end_of_another_session_leaves_the_holder_alone(hooks: Hooks, git_repo: Path) -> None:
