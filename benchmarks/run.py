@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import traceback
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         "groups": chosen,
         "command": "nox -s bench" + (" -- " + " ".join(sys.argv[1:]) if sys.argv[1:] else ""),
         "machine": machine,
+        # Other work on the machine skews absolute figures (ratios less so): judge them with this.
+        "load_average_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "summary": summary(rows),
         "rows": [r.to_dict() for r in rows],
     }
