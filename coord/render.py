@@ -27,7 +27,7 @@ from coord.errors import CoordError, DriftError
 from coord.hooks import HOOKS
 from coord.identity import INSTANCE_ENV
 from coord.messages import BROADCAST, LIFECYCLE_TYPES, MESSAGE_TYPE_HELP, MessageType
-from coord.repo import HOOK_PROGRAM_FILE, RepoPaths
+from coord.repo import HOOK_PROGRAM_FILE, RepoPaths, find_repo
 
 SERVER = "coord"  # the MCP server's name in .mcp.json; tools appear as mcp__coord__<tool>
 HOOKS_DIR = ".claude/hooks"
@@ -355,6 +355,24 @@ def check(root: Path, files: list[RenderedFile]) -> None:
 def paths(files: list[RenderedFile]) -> list[str]:
     """Relative paths of the rendered files, in plan order (for git add and messages)."""
     return [f.path for f in files]
+
+
+def untouched_generated(checkout: Path) -> tuple[str, ...]:
+    """coord's generated files in a checkout whose content is exactly a fresh render (as if no
+    user file had been there): regenerable at will, so not work a teardown must protect. Any edit,
+    even outside coord's section of CLAUDE.md, makes a file count as work again."""
+    if not checkout.is_dir():
+        return ()
+    config = render_config(find_repo(checkout).main_root)
+    fresh = render_files(build_context(config, tool_names(), command_docs()), lambda _path: None)
+    same = []
+    for item in fresh:
+        try:
+            if (checkout / item.path).read_text(encoding="utf-8") == item.content:
+                same.append(item.path)
+        except (OSError, UnicodeDecodeError):
+            continue
+    return tuple(same)
 
 
 def record_hook_program(paths: RepoPaths) -> Path | None:

@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -635,7 +635,16 @@ def _backup_refs(main: Path, role: str) -> list[tuple[str, str]]:
     return git.list_refs(main, f"{BACKUP_PREFIX}/{role}/")
 
 
-def _teardown_facts(paths: RepoPaths, config: Config, role: str) -> tuple[TeardownFacts, git.WorktreeEntry | None]:
+def without_disposable(entries: Iterable[str], disposable: Iterable[str]) -> tuple[str, ...]:
+    """Porcelain status entries less the UNTRACKED ones at disposable paths (a tracked change
+    at such a path is still work)."""
+    skip = {f"?? {p}" for p in disposable}
+    return tuple(e for e in entries if e not in skip)
+
+
+def _teardown_facts(
+    paths: RepoPaths, config: Config, role: str, disposable: Iterable[str] = ()
+) -> tuple[TeardownFacts, git.WorktreeEntry | None]:
     main = paths.main_root
     path = worktree_path(paths, config, role)
     branch = agent_branch(role)
@@ -652,7 +661,7 @@ def _teardown_facts(paths: RepoPaths, config: Config, role: str) -> tuple[Teardo
     dirty: tuple[str, ...] = ()
     head_safe = True
     if entry is not None and folder_exists:
-        dirty = tuple(git.status_lines(path))
+        dirty = without_disposable(git.status_lines(path), disposable)
         head = entry.head
         if head and entry.branch is None:  # detached: its commits survive only if something else holds them
             head_safe = any(ref and git.is_ancestor(main, head, ref) for ref in (tip, base_sha))
@@ -736,13 +745,17 @@ def teardown(
     yes: bool = False,
     confirm: Confirm | None = None,
     warn: Warn | None = None,
+    disposable: Iterable[str] = (),
 ) -> TeardownResult:
-    """Remove the role's worktree (see decide_teardown for what is allowed), then clear its presence."""
+    """Remove the role's worktree (see decide_teardown for what is allowed), then clear its presence.
+    disposable: untracked paths that are not work (coord's own generated files, exactly as rendered):
+    they neither count as uncommitted changes nor stop git from removing the worktree."""
     warn = warn or _stderr_warn
+    disposable = tuple(disposable)
     role = _agent_role(config, role)
     if role == config.main_role:
         raise InvalidInputError(f"{role} is the main role and has no worktree", "name an agent role")
-    facts, _ = _teardown_facts(paths, config, role)
+    facts, _ = _teardown_facts(paths, config, role, disposable)
     confirmed = yes
     try:
         decide_teardown(role, facts, mode, confirmed)
@@ -758,20 +771,23 @@ def teardown(
     branch = agent_branch(role)
     result = TeardownResult(role=role, path=path, branch=branch)
     with repo_lock(paths):
-        facts, _ = _teardown_facts(paths, config, role)  # the state may have moved while we asked
+        facts, _ = _teardown_facts(paths, config, role, disposable)  # the state may have moved while we asked
         plan = decide_teardown(role, facts, mode, confirmed)
         if plan.merge:
             result.merge = _merge_locked(paths, config, role)  # a conflict raises here: nothing changed yet
         touched = plan.backup or plan.remove or plan.delete_branch
         try:
-            _execute_teardown(paths, config, role, plan, result)
+            _execute_teardown(paths, config, role, plan, result, disposable)
         finally:
             if touched:
                 _session_end(paths, config, role, warn)
     return result
 
 
-def _execute_teardown(paths: RepoPaths, config: Config, role: str, plan: TeardownPlan, result: TeardownResult) -> None:
+def _execute_teardown(
+    paths: RepoPaths, config: Config, role: str, plan: TeardownPlan, result: TeardownResult,
+    disposable: tuple[str, ...] = (),
+) -> None:
     main = paths.main_root
     path = result.path
     branch = result.branch
@@ -783,6 +799,11 @@ def _execute_teardown(paths: RepoPaths, config: Config, role: str, plan: Teardow
         if plan.force_remove and plan.backup and not (result.backup_ref and git.ref_exists(main, result.backup_ref)):
             raise CoordError(f"backup of {role} missing; the worktree was not removed", "retry")
         if path.is_dir():
+            if not plan.force_remove and disposable:
+                status = set(git.status_lines(path))
+                for rel in disposable:  # regenerable: git would count them as untracked work
+                    if f"?? {rel}" in status:
+                        (path / rel).unlink(missing_ok=True)
             git.worktree_remove(main, path, force=plan.force_remove)  # without force, git re-checks cleanliness
         else:
             git.worktree_prune(main)  # the folder is already gone: only git's record remains

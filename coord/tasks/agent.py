@@ -155,7 +155,10 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     paths, config = workspace()
     confirm = _ask if sys.stdin is not None and sys.stdin.isatty() else None
     try:
-        result = worktree.teardown(paths, config, role, mode=mode, yes=yes, confirm=confirm)
+        from coord.render import untouched_generated
+
+        disposable = untouched_generated(worktree.worktree_path(paths, config, role))
+        result = worktree.teardown(paths, config, role, mode=mode, yes=yes, confirm=confirm, disposable=disposable)
     except MergeConflictError as exc:
         _report_conflict(exc)
         raise
