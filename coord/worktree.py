@@ -737,6 +737,23 @@ def _session_end(paths: RepoPaths, config: Config, role: str, warn: Warn) -> Non
         warn(f"presence of {role} not cleared: {exc.message}")
 
 
+def _end_leftover_session(paths: RepoPaths, config: Config, role: str) -> bool:
+    """Deregister a role still registered (active or stale) although its worktree and branch are
+    gone; True when it did. Quiet when the store is down: the caller reports the real problem."""
+    try:
+        from coord.presence import Status
+        from coord.store import open_store
+
+        with open_store(paths, config, start_server=False) as store:
+            view = next((v for v in store.presence() if v.role == role), None)
+            if view is None or view.status not in (Status.ACTIVE, Status.STALE):
+                return False
+    except (ImportError, StoreUnavailableError):
+        return False
+    _session_end(paths, config, role, _stderr_warn)
+    return True
+
+
 def teardown(
     paths: RepoPaths,
     config: Config,
@@ -759,6 +776,12 @@ def teardown(
     confirmed = yes
     try:
         decide_teardown(role, facts, mode, confirmed)
+    except NotFoundError as exc:
+        # Nothing left on disk or in git: maybe a teardown killed after its last git step, before
+        # presence was cleared. Finish that part, then still say there was nothing to remove.
+        if _end_leftover_session(paths, config, role):
+            exc.message += " (its leftover presence was cleared and SESSION_END sent)"
+        raise
     except ConfirmationRequiredError:
         question = (
             f"The {role} worktree has uncommitted changes ({_files_summary(facts.dirty_files)}). "
