@@ -40,6 +40,7 @@ async def race_once(repo: Path, env: dict[str, str]) -> list[tuple[bool, Any]]:
     """Two `coord mcp` for the same role started at the same moment; both then ask to register."""
     results: list[tuple[bool, Any]] = []
     both_up = anyio.Event()
+    both_done = anyio.Event()
     up = 0
 
     async def one(sid: str) -> None:
@@ -50,6 +51,11 @@ async def race_once(repo: Path, env: dict[str, str]) -> list[tuple[bool, Any]]:
                 both_up.set()
             await both_up.wait()
             results.append(await tool(client, "coord_register_presence"))
+            if len(results) == 2:
+                both_done.set()
+            # stay connected until both have asked: a closed session deregisters, which would
+            # let the slower racer take the role over instead of racing for it
+            await both_done.wait()
 
     async with anyio.create_task_group() as group:
         group.start_soon(one, "racer-a")
