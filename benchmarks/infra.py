@@ -268,7 +268,19 @@ def machine_info() -> dict[str, object]:
         "valkey": valkey_version(),
         "coord_commit": coord_commit(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "pressure": pressure(),
     }
+
+
+def pressure() -> dict[str, str]:
+    """Linux PSI (share of time tasks waited for CPU / IO): how busy the machine was with other work."""
+    out: dict[str, str] = {}
+    for kind in ("cpu", "io"):
+        try:
+            out[kind] = Path(f"/proc/pressure/{kind}").read_text().splitlines()[0]
+        except (OSError, IndexError):
+            continue
+    return out
 
 
 def rss_kib(pid: int) -> int:

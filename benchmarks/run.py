@@ -32,7 +32,7 @@ from benchmarks import (  # noqa: E402
 )
 from benchmarks.context import Context  # noqa: E402
 from benchmarks.core import Row, exit_code, format_table, markdown_table, select_groups, summary  # noqa: E402
-from benchmarks.infra import REPO_ROOT, machine_info  # noqa: E402
+from benchmarks.infra import REPO_ROOT, machine_info, pressure  # noqa: E402
 
 GROUPS: dict[str, Callable[[Context], list[Row]]] = {
     "1:prompt-hook": rows_hooks.prompt_hook,
@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine,
         # Other work on the machine skews absolute figures (ratios less so): judge them with this.
         "load_average_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "pressure_end": pressure(),
         "summary": summary(rows),
         "rows": [r.to_dict() for r in rows],
     }
