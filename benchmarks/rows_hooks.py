@@ -132,7 +132,9 @@ def _measure(ctx: Context, event: str, arg: str, row: Row, check_output) -> list
         extra = _as_claude_code_runs_it(ctx, arg, worktree, env, stdin, site, sequence)
         row.figure = median(samples["hook"]) * 1000
         row.baseline = median(samples["base"]) * 1000
+        row.note = f"own cost over the interpreter: {row.figure - row.baseline:.0f} ms"
         row.details.update({
+            "own_cost_ms": row.figure - row.baseline,
             "samples": len(samples["hook"]),
             "hook_min_ms": min(samples["hook"]) * 1000,
             "baseline_min_ms": min(samples["base"]) * 1000,
@@ -169,7 +171,7 @@ def _as_claude_code_runs_it(ctx: Context, arg: str, worktree: Path, env: dict[st
     )
     row.figure = median(samples["wrapped"]) * 1000
     row.baseline = median(samples["base"]) * 1000
-    row.note = f"coord-hook on PATH: {found}"
+    row.note = f"{row.figure - row.baseline:.0f} ms over the interpreter; coord-hook on PATH: {found}"
     row.details["coord_hook_on_path"] = found
     return [row]
 

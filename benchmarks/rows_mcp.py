@@ -79,12 +79,16 @@ async def _coord_samples(ctx: Context, rounds: int, command: str, args: list[str
         session_id = str(uuid.uuid4())
         env = site.environ({"CLAUDE_INSTANCE_ID": ROLE, "CLAUDE_CODE_SESSION_ID": session_id,
                             "CLAUDE_PROJECT_DIR": str(worktree)})
+        import redis
+
+        # The floor of any durable write on this server (appendfsync always): one SET, redis-py.
+        direct = redis.Redis.from_url(site.redis_url, protocol=2)
         async with stdio_session(command, args, env, worktree) as client:
             listed = await client.list_tools()
             names = [t.name for t in listed.tools]
             noop = next((n for n in NOOP_NAMES if n in names), None)
-            samples: dict[str, list[float]] = {k: [] for k in
-                                               ("heartbeat", "publish", "check", "ack", "presence", "noop")}
+            samples: dict[str, list[float]] = {k: [] for k in ("heartbeat", "publish", "check", "ack", "presence",
+                                                               "noop", "redis_set")}
             warmup = 5
             for i in range(warmup + rounds):
                 # A peer's message arrives (untimed), so check returns something to acknowledge.
@@ -104,6 +108,9 @@ async def _coord_samples(ctx: Context, rounds: int, command: str, args: list[str
                 step["presence"] = await timed_call(client, "coord_get_presence", {})
                 if noop:
                     step["noop"] = await timed_call(client, noop, {})
+                t0 = asyncio.get_running_loop().time()
+                direct.set("coord-bench:durable-write", str(i))
+                step["redis_set"] = asyncio.get_running_loop().time() - t0
                 if i >= warmup:
                     for k, v in step.items():
                         samples[k].append(v)
@@ -156,6 +163,7 @@ def mcp_calls(ctx: Context) -> list[Row]:
             "samples": len(values),
             "coord_mcp_p50_vs_mcp_agent_mail_118_6_ms": real_p50 / AGENT_MAIL_SEND_MS,
             "bare_sdk_noop_p50_ms": bare_p50,
+            "durable_write_floor_p50_ms": median(samples["redis_set"]) * 1000,
             "server": server,
         })
         row.note = (f"p99 {percentile(values, 99) * 1000:.2f} ms; plain `coord mcp` p50 {real_p50:.2f} ms "
