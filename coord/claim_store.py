@@ -146,7 +146,7 @@ def live_roles(store: Store, records_reply: object, alive_reply: object, now: fl
 
 def read(store: Store) -> ClaimsView:
     """Every claim and every live role, in one round trip."""
-    replies = store._pipeline([["HGETALL", store.keys.claims], *presence_commands(store)])
+    replies = store.pipeline([["HGETALL", store.keys.claims], *presence_commands(store)])
     now = float(store.clock())
     raw_claims = pairs(replies[0])  # type: ignore[arg-type]
     claims = []
@@ -187,7 +187,7 @@ def claim(store: Store, role: str, patterns: object, reason: object, ttl_seconds
         args: list[object] = [view.digest, len(decision.remove), *decision.remove]
         for c in made:
             args += [c.pattern, c.to_json()]
-        reply = list(store._script(CLAIM, [store.keys.claims], args))  # type: ignore[call-overload]
+        reply = list(store.run_script(CLAIM, [store.keys.claims], args))  # type: ignore[call-overload]
         if reply[0] == "ok":
             return ClaimResult(role, made, decision.remove)
     raise CoordError("the claims kept changing while this claim was decided", "try again")
@@ -208,7 +208,7 @@ def release(store: Store, role: str, patterns: Sequence[str] | None = None) -> R
     never released, only reported back in not_held."""
     validate_role(role, store.config.roles)
     wanted = check_patterns(patterns) if patterns else []
-    reply = [str(x) for x in store._script(RELEASE, [store.keys.claims], [role, *wanted])]  # type: ignore[union-attr]
+    reply = [str(x) for x in store.run_script(RELEASE, [store.keys.claims], [role, *wanted])]  # type: ignore[union-attr]
     cut = reply.index("")
     return ReleaseResult(role, tuple(sorted(reply[:cut])), tuple(reply[cut + 1:]))
 

@@ -189,7 +189,7 @@ def _read(store: Store, fields: Sequence[str]) -> tuple[dict[str, MergeFacts | N
     commands: list[list[object]] = [["SMEMBERS", k.warned], *presence_commands(store)]
     if fields:
         commands.append(["HMGET", k.conflicts, *fields])
-    replies = store._pipeline(commands)
+    replies = store.pipeline(commands)
     warned = {str(m) for m in replies[0]}  # type: ignore[union-attr]
     live = live_roles(store, replies[1], replies[2], float(store.clock()))
     cache = {}
@@ -208,7 +208,7 @@ def _save(store: Store, facts: dict[str, MergeFacts], current: Sequence[str] | N
     for name, value in facts.items():
         args += [name, value.to_json()]
     args += list(current or ())
-    store._script(SAVE, [store.keys.conflicts], args)
+    store.run_script(SAVE, [store.keys.conflicts], args)
 
 
 def _announce(store: Store, plan: WarnPlan) -> list[str]:
@@ -221,7 +221,7 @@ def _announce(store: Store, plan: WarnPlan) -> list[str]:
         keys += [k.inbox(w.role_a), k.pending(w.role_a), k.inbox(w.role_b), k.pending(w.role_b)]
         args += [w.fingerprint, w.role_a, w.body_a, w.role_b, w.body_b]
     args += [RADAR_SENDER, MessageType.CONFLICT_WARNING.value, repr(float(store.clock()))]
-    return [str(x) for x in store._script(WARN, keys, args)]  # type: ignore[union-attr]
+    return [str(x) for x in store.run_script(WARN, keys, args)]  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------------------------------------
