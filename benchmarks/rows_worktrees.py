@@ -8,6 +8,7 @@ Both sides are whole processes (what a user types), each creating a fresh worktr
 from __future__ import annotations
 
 import json
+import os
 
 from benchmarks.context import Context
 from benchmarks.core import Row, at_most, median, window_median
@@ -20,6 +21,17 @@ WINDOW = 5  # the last setups and the twin first setups compared by the median o
 # break the 10-minute budget. Checkout cost is the same for every setup, so fewer files make coord's
 # own growth with the number of agents a LARGER share of each setup: the ratio gets stricter.
 SEQUENCE_FILES = 2_000
+
+
+def settle() -> float:
+    """Flush dirty pages (untimed) before a sample: after one checkout of 20,000 files the next
+    one waits for that writeback (seen here: 1 s, then 15 s and 19 s for the same `git worktree
+    add`), so without it each sample pays for the one before it."""
+    import time
+
+    start = time.perf_counter()
+    os.sync()
+    return time.perf_counter() - start
 
 
 def _setup_ready() -> str | None:
@@ -59,10 +71,12 @@ def worktrees(ctx: Context) -> list[Row]:
         # removed again so every sample sees the same repository.
         for i in range(pairs):
             raw_path = ws.root / f"raw-{i}"
+            settle()
             raw_times.append(time_process(["git", "worktree", "add", "-q", "-b", f"raw/{i}", str(raw_path), "main"],
                                           cwd=repo, env=env, timeout=300))
             git(repo, "worktree", "remove", "--force", str(raw_path))
             if not missing:
+                settle()
                 coord_times.append(time_process([coord, "agent.setup", roles[i]], cwd=repo, env=env, timeout=300))
                 git(repo, "worktree", "remove", "--force", str(repo / ".worktrees" / roles[i]))
         setup_row.baseline = median(raw_times) * 1000
@@ -87,8 +101,10 @@ def worktrees(ctx: Context) -> list[Row]:
         for i, role in enumerate(roles):
             if i >= agents - WINDOW:
                 x = fresh_roles[i - (agents - WINDOW)]
+                settle()
                 firsts.append(time_process([coord, "agent.setup", x], cwd=twin.repo, env=twin.environ(), timeout=300))
                 git(twin.repo, "worktree", "remove", "--force", str(twin.repo / ".worktrees" / x))
+            settle()
             sequence.append(time_process([coord, "agent.setup", role], cwd=repo, env=env, timeout=300))
             if (i + 1) % 10 == 0:
                 ctx.log(f"worktrees: {i + 1}/{agents} agents set up")
