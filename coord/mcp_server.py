@@ -233,7 +233,7 @@ class Service:
 
     def presence(self) -> dict[str, Any]:
         views = self.call(lambda store, actor: store.presence())
-        return {"you": self.role, "session_id": self.session_id, "roles": [v.to_dict() for v in views]}
+        return {"you": self.role, "session_id": self.session_id, "roles": [v.summary() for v in views]}
 
     def publish(self, to: str, type: MessageType | str, body: str) -> dict[str, Any]:
         # The sender is this server's role, never an argument.

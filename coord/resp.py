@@ -199,8 +199,34 @@ class Reader:
             count = int(rest)
             if count < 0:
                 return None
-            return [self._parse() for _ in range(count)]
+            return self._array(count)
         raise ProtocolError(f"unexpected reply type {kind!r}")
+
+
+    def _array(self, count: int) -> list[object]:
+        """Arrays of bulk strings (HGETALL, MGET, XRANGE fields) are most of what coord reads: they
+        are parsed inline; anything else element by element through _parse."""
+        buf = self._buf
+        out: list[object] = []
+        for _ in range(count):
+            pos = self._pos
+            if buf[pos : pos + 1] != b"$":
+                out.append(self._parse())
+                continue
+            end = buf.find(b"\r\n", pos)
+            if end < 0:
+                raise _Incomplete
+            size = int(buf[pos + 1 : end])
+            if size < 0:
+                out.append(None)
+                self._pos = end + 2
+                continue
+            start = end + 2
+            if len(buf) - start < size + 2:
+                raise _Incomplete
+            out.append(buf[start : start + size].decode("utf-8", "surrogateescape"))
+            self._pos = start + size + 2
+        return out
 
 
 class _Incomplete(Exception):
