@@ -25,11 +25,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
+from coord.claude_tools import EDIT_TOOLS
 from coord.errors import ConfigError, InvalidInputError
 from coord.presence import describe_age
 
-EDIT_TOOLS: tuple[str, ...] = ("Edit", "Write", "MultiEdit", "NotebookEdit")
-EDIT_MATCHER = "|".join(EDIT_TOOLS)  # the PreToolUse matcher rendered into .claude/settings.json
 PATH_FIELDS: tuple[str, ...] = ("file_path", "notebook_path")  # where those tools name their file
 
 MAX_PATTERN = 1024  # characters; bounds the overlap search (states = product of both lengths)

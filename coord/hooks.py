@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coord.claims import EDIT_MATCHER
+from coord.claude_tools import EDIT_MATCHER
 from coord.errors import CoordError, IdentityError, InvalidInputError, StoreUnavailableError
 from coord.identity import INSTANCE_ENV, Identity, check_checkout, resolve_identity, role_from_email
 from coord.messages import BROADCAST, Message, MessageType

