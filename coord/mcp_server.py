@@ -459,12 +459,15 @@ def build_server(service: Service | None = None, autostart: bool = False) -> Any
     return server
 
 
-def main() -> None:
-    """`coord mcp`: serve the tools over stdio for one agent session."""
+def main(extend: Callable[[Any], None] | None = None) -> None:
+    """`coord mcp`: serve the tools over stdio for one agent session. extend(server) may add tools
+    first (the benchmark's no-op baseline), so it measures exactly this server."""
     service = Service()
     if service.problem is not None:
         log(service.problem.line())
     server = build_server(service, autostart=True)
+    if extend is not None:
+        extend(server)
     try:
         server.run("stdio")
     except KeyboardInterrupt:
