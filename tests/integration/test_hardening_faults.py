@@ -174,14 +174,14 @@ def test_mcp_tools_say_one_line_while_redis_is_down_and_recover(tmp_path: Path) 
     finally:
         stop_embedded(repo)
 
-    from tests.integration.test_mcp import Restartable
+    from coord.server_process import ValkeyServer
 
-    server = Restartable(tmp_path / "ext")
+    server = ValkeyServer(tmp_path / "ext").start()  # stop() then start() keeps its port
     env = {"COORD_REDIS_URL": server.url, "COORD_NAMESPACE": "ext"}
     try:
         with stdio_sessions(repo, [("backend", "x-be")], env) as (portal, (be,)):
             assert call(portal, be, "coord_heartbeat")[0]
-            server.kill()
+            server.stop()
             for name in ("coord_heartbeat", "coord_check_messages", "coord_get_presence"):
                 start = time.monotonic()
                 ok, text = call(portal, be, name)
@@ -191,7 +191,7 @@ def test_mcp_tools_say_one_line_while_redis_is_down_and_recover(tmp_path: Path) 
             ok, sent = call(portal, be, "coord_publish_message", {"to": "backend", "type": "INFO", "body": "back"})
             assert ok and sent["sender"] == "backend"
     finally:
-        server.kill()
+        server.stop()
 
 
 def test_a_fresh_unused_worktree_is_torn_down_without_flags(tmp_path: Path) -> None:

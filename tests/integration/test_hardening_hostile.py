@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from anyio.from_thread import start_blocking_portal
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp.client import Client
 
@@ -34,7 +34,7 @@ from tests.stress.support import (
 
 pytestmark = pytest.mark.integration
 
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+FAST = settings(max_examples=40)  # each example starts git or coord processes; the rest: tests/conftest.py
 
 
 # -- role names and base refs -------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def test_nasty_bodies_through_real_mcp_stdio(two_clients: tuple[Any, Any, Any]) 
         mcp_round_trip(portal, b, p, body, "INFO")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25)  # every example is two MCP round trips
 @given(body=st.text(st.characters(codec="utf-8"), min_size=0, max_size=200))
 def test_generated_bodies_through_real_mcp_stdio(two_clients: tuple[Any, Any, Any], body: str) -> None:
     portal, b, p = two_clients
