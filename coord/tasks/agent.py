@@ -290,46 +290,18 @@ def claims(c: object, json: bool = False) -> None:
         print("  ".join([*(str(x).ljust(w) for x, w in zip(row[:4], widths, strict=True)), str(row[4])]))
 
 
-GUARD_MARK = "coord pre-commit guard"
-
-
-def _hooks_dir(paths: object) -> Path:
-    from coord import git
-
-    rel = git.out(paths.main_root, "rev-parse", "--git-path", "hooks")  # type: ignore[attr-defined]
-    return (paths.main_root / rel).resolve()  # type: ignore[attr-defined]
-
-
 @task(help={"remove": "remove the guard instead of installing it"})
 @guarded
 def guard(c: object, remove: bool = False) -> None:
     """Install (or --remove) the optional git pre-commit guard: commits touching another live role's claims fail."""
-    from coord.errors import CoordError
+    from coord import commit_guard
 
     paths, _config = workspace()
-    target = _hooks_dir(paths) / "pre-commit"
-    current = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else None
-    if current is not None and GUARD_MARK not in current:
-        raise CoordError(
-            f"{target} exists and is not coord's", "merge it by hand: have it run `coord agent.precommit` too"
-        )
     if remove:
-        if current is None:
-            print("no coord pre-commit guard installed")
-            return
-        target.unlink()
-        print(f"removed {target}")
+        removed = commit_guard.remove(paths)
+        print(f"removed {removed}" if removed else "no coord pre-commit guard installed")
         return
-    import importlib.resources
-
-    text = importlib.resources.files("coord.templates").joinpath("git-pre-commit.sh.j2").read_text(encoding="utf-8")
-    import jinja2
-
-    template = jinja2.Template(text, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    rendered = template.render(mark=GUARD_MARK)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(rendered, encoding="utf-8")
-    target.chmod(0o755)
+    target = commit_guard.install(paths)
     print(f"installed {target} (every worktree of this repository uses it; skip once with git commit --no-verify)")
 
 
