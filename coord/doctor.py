@@ -162,6 +162,10 @@ def _committed(paths: object, render: object) -> str:
 
     files = render.plan(paths.toplevel, render.render_config(paths.main_root))  # type: ignore[attr-defined]
     wanted = render.paths(files)  # type: ignore[attr-defined]
+    absent = render.missing(paths.toplevel, files)  # type: ignore[attr-defined]
+    if absent:
+        raise DriftError(f"generated files missing, so not committed: {', '.join(absent)}",
+                         "run `coord init`, then commit what it wrote")
     result = git.run(paths.toplevel, "status", "--porcelain=v1", "--untracked-files=all", "--", *wanted)  # type: ignore[attr-defined]
     changed = sorted({line[3:] for line in result.stdout.splitlines() if line[3:]})
     if changed:

@@ -346,10 +346,20 @@ def check(root: Path, files: list[RenderedFile]) -> None:
     """Raise DriftError naming every file that differs from the templates."""
     drifted = drift(root, files)
     if drifted:
-        raise DriftError(
-            f"{len(drifted)} generated file(s) differ from the templates: {', '.join(drifted)}",
-            "run `coord init` in this checkout and commit the result",
-        )
+        absent = set(missing(root, files))
+        parts = []
+        if absent:
+            parts.append(f"{len(absent)} generated file(s) missing: {', '.join(p for p in drifted if p in absent)}")
+        differ = [p for p in drifted if p not in absent]
+        if differ:
+            parts.append(f"{len(differ)} generated file(s) differ from the templates: {', '.join(differ)}")
+        raise DriftError("; ".join(parts), "run `coord init` in this checkout and commit the result")
+
+
+def missing(root: Path, files: list[RenderedFile]) -> list[str]:
+    """Planned paths with no file at all (before `coord init`): "missing", not "differ", and
+    nothing there to call committed."""
+    return [f.path for f in files if not (root / f.path).is_file()]
 
 
 def paths(files: list[RenderedFile]) -> list[str]:

@@ -16,14 +16,7 @@ from invoke import Collection, task
 from coord.errors import InvalidInputError, MergeConflictError
 from coord.identity import role_email, role_name
 from coord.repo import find_repo
-from coord.tasks.boundary import guarded, workspace
-
-
-def _need_role(role: str | None, usage: str) -> str:
-    """A missing ROLE is a usage error (exit 2), not a parse error (invoke's exit 1)."""
-    if role is None or role == "":
-        raise InvalidInputError("missing ROLE", f"usage: {usage}")
-    return role
+from coord.tasks.boundary import guarded, need_role, workspace
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -71,7 +64,7 @@ def setup(c: object, role: str | None = None, base: str | None = None) -> None:
     """Create (or repair) ROLE's worktree on agent/ROLE/active with its own git identity."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.setup ROLE [--base REF]")
+    role = need_role(role, "coord agent.setup ROLE [--base REF]")
     paths, config = workspace()
     print_setup(worktree.setup(paths, config, role, base=base), paths.main_root)
 
@@ -116,7 +109,7 @@ def merge(c: object, role: str | None = None) -> None:
     """Merge agent/ROLE/active into the base branch in the main checkout (conflicts: exit 1, nothing changed)."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.merge ROLE")
+    role = need_role(role, "coord agent.merge ROLE")
     paths, config = workspace()
     try:
         result = worktree.merge(paths, config, role)
@@ -148,7 +141,7 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     """Remove ROLE's worktree without losing work; clear its presence."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.teardown ROLE [--merge | --abandon] [--yes]")
+    role = need_role(role, "coord agent.teardown ROLE [--merge | --abandon] [--yes]")
     if merge and abandon:
         raise InvalidInputError("--merge and --abandon exclude each other", "pick one")
     mode = "merge" if merge else "abandon" if abandon else None
@@ -182,7 +175,7 @@ def restore(c: object, role: str | None = None, ref: str | None = None) -> None:
     """Bring back a worktree saved by `agent.teardown --abandon`, uncommitted work included."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.restore ROLE [--ref REF]")
+    role = need_role(role, "coord agent.restore ROLE [--ref REF]")
     paths, config = workspace()
     result = worktree.restore(paths, config, role, ref=ref)
     print(f"restored {result.ref} into {_shown(result.path, paths.main_root)} on branch {result.branch}")
