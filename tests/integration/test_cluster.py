@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from coord.config import Config
 from coord.keys import Keys
 from coord.store import Store
 from tests.conftest import valkey_binary, wait_for_port
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -63,16 +63,12 @@ def cluster(tmp_path: Path) -> Iterator[list[int]]:
             client.execute_command("CLUSTER", "ADDSLOTSRANGE", lo, hi)
         for port in ports[1:]:
             clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            states = [c.execute_command("CLUSTER", "INFO") for c in clients]
-            if all("cluster_state:ok" in str(s) for s in states) and all(
-                "cluster_known_nodes:3" in str(s) for s in states
-            ):
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError(f"cluster did not become ok: {states}")
+
+        def formed() -> bool:
+            states = [str(c.execute_command("CLUSTER", "INFO")) for c in clients]
+            return all("cluster_state:ok" in s and "cluster_known_nodes:3" in s for s in states)
+
+        wait_for(formed, "the three nodes to form a cluster")
         for c in clients:
             c.close()
         yield ports
