@@ -210,14 +210,18 @@ def test_prompt_registers_a_session_whose_start_missed_redis(hooks: Hooks, git_r
 
 
 def test_a_killed_session_goes_stale_and_its_role_can_be_taken(hooks: Hooks, git_repo: Path) -> None:
-    fast = {"COORD_STALE_SECONDS": "1", "COORD_PRESENCE_TTL_SECONDS": "1"}
-    hooks.run("session-start", git_repo, {"session_id": "killed"}, CLAUDE_INSTANCE_ID="pm", **fast)
-    _, out, _ = hooks.run("user-prompt-submit", git_repo, {"session_id": "next"}, CLAUDE_INSTANCE_ID="pm", **fast)
+    # Live phase with the default timings: a second session is refused however slow the machine
+    # (with 1 s ones, a loaded machine let the first session go stale before the check).
+    hooks.run("session-start", git_repo, {"session_id": "killed"}, CLAUDE_INSTANCE_ID="pm")
+    _, out, _ = hooks.run("user-prompt-submit", git_repo, {"session_id": "next"}, CLAUDE_INSTANCE_ID="pm")
     assert out is not None and out["decision"] == "block"
-    # No SessionEnd, no heartbeat: the first session goes stale once its liveness key lapses.
-    wait_for(lambda: hooks.r.get(hooks.keys.alive("pm")) is None
-             and time.time() - hooks.presence("pm")["last_heartbeat"] >= 1,  # type: ignore[index]
-             "the killed session to go stale")
+    # Then no SessionEnd and no heartbeat: its last heartbeat ages past stale_seconds (1 s below)
+    # and its liveness key lapses (shortened here rather than waited for: a 300 s TTL).
+    fast = {"COORD_STALE_SECONDS": "1", "COORD_PRESENCE_TTL_SECONDS": "1"}
+    wait_for(lambda: time.time() - hooks.presence("pm")["last_heartbeat"] >= 1,  # type: ignore[index]
+             "the killed session's last heartbeat to be 1 s old")
+    hooks.r.pexpire(hooks.keys.alive("pm"), 1)
+    wait_for(lambda: hooks.r.get(hooks.keys.alive("pm")) is None, "the liveness key to lapse")
     _, out, _ = hooks.run("session-start", git_repo, {"session_id": "next"}, CLAUDE_INSTANCE_ID="pm", **fast)
     assert "taken over from session killed" in context(out)
     assert hooks.presence("pm")["session_id"] == "next"  # type: ignore[index]
