@@ -111,8 +111,8 @@ def _build_program() -> Any:
                 task = context.name if context is not None else None
                 missing = [arg.name for arg in context.missing_positional_args] if context is not None else []
                 if task and missing:
-                    from coord.reference import task_usage
                     from coord.tasks.boundary import missing_line
+                    from coord.tasks.usage import task_usage
 
                     line = missing_line(task, missing, task_usage(task, self.collection[task]))
                     raise Exit(line, code=USAGE_EXIT_CODE) from None
@@ -154,7 +154,7 @@ def _build_program() -> Any:
             print("options: -h, --help [TASK]   -V, --version")
 
         def print_task_help(self, name: str) -> None:
-            from coord.reference import task_usage
+            from coord.tasks.usage import task_usage
 
             task = self.collection[name]
             print(f"usage: {task_usage(name, task)}")
