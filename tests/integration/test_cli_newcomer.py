@@ -98,19 +98,22 @@ def test_missing_role_lists_the_configured_roles(git_repo: Path) -> None:
     assert not (git_repo / ".worktrees").exists()
 
 
-def test_invoke_is_imported_without_unittest_mock_and_mock_still_works() -> None:
+def test_invoke_is_imported_without_mock_or_metadata_and_both_still_work() -> None:
     script = (
         "import sys\n"
         "import coord.cli\n"
         "coord.cli.program\n"
-        "print('unittest.mock' in sys.modules)\n"
+        "print(*[m in sys.modules for m in ('unittest.mock', 'importlib.metadata', 'asyncio', 'email')])\n"
+        "import invoke\n"
+        "from importlib import metadata\n"
+        "print(invoke.__version__ == metadata.version('invoke'), callable(metadata.distribution))\n"
         "from invoke import MockContext, Result\n"
         "c = MockContext(run=Result('hi'))\n"
         "print(c.run('x').stdout, type(c.run).__module__)\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["False", "hi", "unittest.mock"]
+    assert proc.stdout.split() == ["False", "False", "False", "False", "True", "True", "hi", "unittest.mock"]
 
 
 def test_doctor_before_init_says_missing_and_init_leaves_a_clean_checkout(tmp_path: Path) -> None:
