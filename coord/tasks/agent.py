@@ -18,17 +18,10 @@ from coord.config import Config
 from coord.errors import InvalidInputError, MergeConflictError
 from coord.identity import role_email, role_name
 from coord.repo import RepoPaths
-from coord.tasks.boundary import commands, guarded, workspace
+from coord.tasks.boundary import commands, guarded, need_role, workspace
 
 if TYPE_CHECKING:
     from coord.worktree import SetupResult
-
-
-def _need_role(role: str | None, usage: str) -> str:
-    """A missing ROLE is a usage error (exit 2), not a parse error (invoke's exit 1)."""
-    if role is None or role == "":
-        raise InvalidInputError("missing ROLE", f"usage: {usage}")
-    return role
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -78,7 +71,7 @@ def setup_and_render(paths: RepoPaths, config: Config, role: str, commands: list
 @guarded
 def setup(c: object, role: str | None = None, base: str | None = None) -> None:
     """Create (or repair) ROLE's worktree on agent/ROLE/active with its own git identity."""
-    role = _need_role(role, "coord agent.setup ROLE [--base REF]")
+    role = need_role(role, "coord agent.setup ROLE [--base REF]")
     paths, config = workspace()
     result, notes = setup_and_render(paths, config, role, commands(c), base=base)
     print_setup(result, paths.main_root, notes)
@@ -124,7 +117,7 @@ def merge(c: object, role: str | None = None) -> None:
     """Merge agent/ROLE/active into the base branch in the main checkout (conflicts: exit 1, nothing changed)."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.merge ROLE")
+    role = need_role(role, "coord agent.merge ROLE")
     paths, config = workspace()
     try:
         result = worktree.merge(paths, config, role)
@@ -156,7 +149,7 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     """Remove ROLE's worktree without losing work; clear its presence."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.teardown ROLE [--merge | --abandon] [--yes]")
+    role = need_role(role, "coord agent.teardown ROLE [--merge | --abandon] [--yes]")
     if merge and abandon:
         raise InvalidInputError("--merge and --abandon exclude each other", "pick one")
     mode = "merge" if merge else "abandon" if abandon else None
@@ -190,7 +183,7 @@ def restore(c: object, role: str | None = None, ref: str | None = None) -> None:
     """Bring back a worktree saved by `agent.teardown --abandon`, uncommitted work included."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.restore ROLE [--ref REF]")
+    role = need_role(role, "coord agent.restore ROLE [--ref REF]")
     paths, config = workspace()
     result = worktree.restore(paths, config, role, ref=ref)
     print(f"restored {result.ref} into {_shown(result.path, paths.main_root)} on branch {result.branch}")
