@@ -10,13 +10,18 @@ import json as _json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Collection, task
 
+from coord.config import Config
 from coord.errors import InvalidInputError, MergeConflictError
 from coord.identity import role_email, role_name
-from coord.repo import find_repo
-from coord.tasks.boundary import guarded, workspace
+from coord.repo import RepoPaths
+from coord.tasks.boundary import commands, guarded, workspace
+
+if TYPE_CHECKING:
+    from coord.worktree import SetupResult
 
 
 def _need_role(role: str | None, usage: str) -> str:
@@ -37,11 +42,8 @@ def _shown(path: Path, root: Path) -> str:
     return str(path)
 
 
-def print_setup(result: object, root: Path) -> None:
-    """Shared with session.start: what setup did, one fact a line."""
-    from coord.worktree import SetupResult
-
-    assert isinstance(result, SetupResult)
+def print_setup(result: SetupResult, root: Path, notes: list[str]) -> None:
+    """Shared with session.start: what setup did, one fact a line, then the rendering notes."""
     if result.is_main:
         print(f"{result.role} is the main role: it works in the main checkout {result.path} (no worktree)")
         return
@@ -58,22 +60,28 @@ def print_setup(result: object, root: Path) -> None:
         print("added the worktree folder to .gitignore (not committed: commit it when convenient)")
     if result.copied and result.created:
         print(f"copied from .worktreeinclude: {', '.join(result.copied)}")
-    from coord.render import record_hook_program, worktree_notes
-
-    record_hook_program(find_repo(root))
-    for note in worktree_notes(root, None if result.is_main else result.path):
+    for note in notes:
         print(note, file=sys.stderr if note.startswith("coord: warning") else sys.stdout)
+
+
+def setup_and_render(paths: RepoPaths, config: Config, role: str, commands: list[tuple[str, str]],
+                     base: str | None = None) -> tuple[SetupResult, list[str]]:
+    """Shared with session.start: set the role up, then give its checkout coord's files."""
+    from coord import render, worktree
+
+    result = worktree.setup(paths, config, role, base=base)
+    notes = render.prepare_checkout(paths, None if result.is_main else result.path, commands)
+    return result, notes
 
 
 @task(positional=["role"], help={"role": "the agent role", "base": "ref to branch from (default: base branch)"})
 @guarded
 def setup(c: object, role: str | None = None, base: str | None = None) -> None:
     """Create (or repair) ROLE's worktree on agent/ROLE/active with its own git identity."""
-    from coord import worktree
-
     role = _need_role(role, "coord agent.setup ROLE [--base REF]")
     paths, config = workspace()
-    print_setup(worktree.setup(paths, config, role, base=base), paths.main_root)
+    result, notes = setup_and_render(paths, config, role, commands(c), base=base)
+    print_setup(result, paths.main_root, notes)
 
 
 @task(name="list", help={"json": "print a JSON array instead of a table"})
@@ -157,7 +165,7 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     try:
         from coord.render import untouched_generated
 
-        disposable = untouched_generated(worktree.worktree_path(paths, config, role))
+        disposable = untouched_generated(worktree.worktree_path(paths, config, role), commands(c))
         result = worktree.teardown(paths, config, role, mode=mode, yes=yes, confirm=confirm, disposable=disposable)
     except MergeConflictError as exc:
         _report_conflict(exc)
@@ -330,14 +338,15 @@ def guard(c: object, remove: bool = False) -> None:
 def precommit(c: object) -> None:
     """Run by the pre-commit guard: refuse (exit 13) a commit touching paths another live role has claimed."""
     from coord import claim_store
+    from coord.actor import email_from_files, resolve_role
     from coord.claims import describe_claim, offline_decision
     from coord.errors import ClaimConflictError, CoordError, StoreUnavailableError
-    from coord.hooks import resolve_role
     from coord.store import open_store
 
     paths, config = workspace()
     try:
-        role: str | None = resolve_role(paths, config, os.environ).role
+        email = email_from_files(paths.git_dir, paths.common_dir)  # no git process inside git's own hook
+        role: str | None = resolve_role(paths, config, os.environ, email).role
     except CoordError:
         role = None
     staged = claim_store.staged_paths(str(paths.toplevel))

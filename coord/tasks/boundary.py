@@ -20,6 +20,8 @@ from coord.repo import RepoPaths, find_repo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+COMMANDS_KEY = "coord_commands"  # invoke config key: the command table build_namespace computed
+
 
 def guarded(fn: F) -> F:
     """Run a task body; a CoordError becomes `invoke.Exit(one line, its exit code)`."""
@@ -38,3 +40,15 @@ def workspace(start: Path | None = None) -> tuple[RepoPaths, Config]:
     """The repository containing the current directory and its resolved configuration."""
     paths = find_repo(start if start is not None else Path(os.getcwd()))
     return paths, load_config(paths.main_root)
+
+
+def commands(c: Any) -> list[tuple[str, str]]:
+    """The command table for rendering (CLAUDE.md's list of coord commands), from the invoke
+    context of the running task: coord.tasks.build_namespace put it there, so these rows are the
+    namespace's own, whichever program runs it."""
+    try:
+        rows = c.config[COMMANDS_KEY]
+    except (AttributeError, KeyError):
+        raise CoordError("the coord command table is missing from this task's context",
+                         "run coord's tasks through `coord` or `inv` (coord.tasks.build_namespace)") from None
+    return [(str(name), str(doc)) for name, doc in rows]

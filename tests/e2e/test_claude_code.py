@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from coord.mcp_server import TOOL_NAMES
+from coord.catalog.claude import TOOL_NAMES
 from tests.e2e.conftest import Workspace
 from tests.e2e.model import ScriptedModel, Text, ToolCall
 

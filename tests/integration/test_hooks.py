@@ -316,9 +316,8 @@ def test_outside_a_repository_the_hook_stays_out_of_the_way(hooks: Hooks, tmp_pa
 
 def test_committed_script_warns_and_exits_zero_without_coord_hook(tmp_path: Path) -> None:
     from coord import render
+    from coord.catalog.claude import HOOKS, TOOL_NAMES
     from coord.config import Config
-    from coord.hooks import HOOKS
-    from coord.mcp_server import TOOL_NAMES
 
     files = render.render_files(render.build_context(Config(), TOOL_NAMES, []), lambda p: None)
     render.write(tmp_path, files)
@@ -332,8 +331,8 @@ def test_committed_script_warns_and_exits_zero_without_coord_hook(tmp_path: Path
 
 def test_committed_script_hands_stdin_to_coord_hook(hooks: Hooks, git_repo: Path, tmp_path: Path) -> None:
     from coord import render
+    from coord.catalog.claude import TOOL_NAMES
     from coord.config import Config
-    from coord.mcp_server import TOOL_NAMES
 
     files = render.render_files(render.build_context(Config(), TOOL_NAMES, []), lambda p: None)
     render.write(git_repo, files)

@@ -20,8 +20,9 @@ import redis
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 
+from coord.catalog.claude import TOOL_NAMES
 from coord.keys import Keys
-from coord.mcp_server import TOOL_NAMES, RegistrationState, Service, build_server
+from coord.mcp_server import RegistrationState, Service, build_server
 from tests.conftest import git, make_repo, valkey_binary, wait_for_port
 
 pytestmark = pytest.mark.integration

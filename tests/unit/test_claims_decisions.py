@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from coord.catalog.claude import EDIT_MATCHER
 from coord.claims import (
     EXPIRED,
     LAPSED,
@@ -35,7 +36,6 @@ from coord.claims import (
     repo_relative,
     to_repo_pattern,
 )
-from coord.claude_tools import EDIT_MATCHER
 from coord.errors import ConfigError, InvalidInputError
 
 pytestmark = pytest.mark.unit

@@ -8,11 +8,10 @@ import re
 import pytest
 
 from coord import render
+from coord.catalog.claude import HOOKS, TOOL_NAMES
 from coord.config import Config
 from coord.errors import CoordError
-from coord.hooks import HOOKS
 from coord.identity import INSTANCE_ENV
-from coord.mcp_server import TOOL_NAMES
 from coord.messages import MESSAGE_TYPE_HELP, MessageType
 
 COMMANDS = [("init", "Render the files"), ("doctor", "Check everything")]
