@@ -27,7 +27,13 @@ from pathlib import Path
 
 from coord import adhoc, git, worktree
 from coord.config import Config
-from coord.errors import IdentityError, InvalidInputError, NotFoundError, StoreUnavailableError
+from coord.errors import (
+    ConfirmationRequiredError,
+    IdentityError,
+    InvalidInputError,
+    NotFoundError,
+    StoreUnavailableError,
+)
 from coord.identity import ROLE_PATTERN
 from coord.repo import RepoPaths
 
@@ -138,5 +144,11 @@ def remove(
     except NotFoundError:
         forget_if_gone(paths, config, role)
         raise
+    except ConfirmationRequiredError as exc:  # uncommitted work: kept, and say how to go further
+        raise ConfirmationRequiredError(
+            f"kept {worktree_path}: {exc.message}",
+            f"commit the work, or remove it anyway with coord agent.teardown {role} --abandon "
+            "(which backs everything up under refs/coord/backup first)",
+        ) from None
     forget_if_gone(paths, config, role)
     return result

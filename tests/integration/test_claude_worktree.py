@@ -5,6 +5,9 @@ runs coord's teardown rules."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,3 +142,50 @@ def test_removal_of_anything_but_a_coord_agent_worktree_is_refused(
         claude_worktree.remove(find_repo(git_repo), settings(git_repo, valkey, namespace),
                                where.format(repo=git_repo), None, lambda _line: None)
     assert state(git_repo) == before
+
+
+# -- the hooks as Claude Code runs them: a process, the payload on stdin --------------------------------
+
+
+def hook(event: str, cwd: Path, payload: dict[str, object], valkey: ValkeyProcess, namespace: str
+         ) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COORD_", "CLAUDE"))}
+    env.update({"COORD_REDIS_URL": valkey.url, "COORD_NAMESPACE": namespace, "CLAUDE_PROJECT_DIR": str(cwd)})
+    return subprocess.run([sys.executable, "-m", "coord.hooks", event], input=json.dumps(payload), cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_worktree_create_hook_prints_only_the_path(git_repo: Path, valkey: ValkeyProcess, namespace: str) -> None:
+    payload = {"session_id": "s-1", "cwd": str(git_repo), "hook_event_name": "WorktreeCreate", "name": "feat1"}
+    done = hook("worktree-create", git_repo, payload, valkey, namespace)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{git_repo.resolve() / '.worktrees' / 'feat1'}\n"
+    assert "ad-hoc agent feat1" in done.stderr and adhoc.read(git_repo) == ("feat1",)
+
+
+@pytest.mark.parametrize("name", ["Bad Name", "pm", None])
+def test_worktree_create_hook_refuses_in_one_line_and_fails(
+    git_repo: Path, valkey: ValkeyProcess, namespace: str, name: object
+) -> None:
+    before = state(git_repo)
+    done = hook("worktree-create", git_repo, {"session_id": "s-1", "name": name}, valkey, namespace)
+    assert done.returncode == InvalidInputError.exit_code and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("coord: "), done.stderr
+    assert state(git_repo) == before
+
+
+def test_worktree_remove_hook_keeps_uncommitted_work_and_says_how_to_force(
+    git_repo: Path, valkey: ValkeyProcess, namespace: str
+) -> None:
+    made = hook("worktree-create", git_repo, {"session_id": "s-1", "name": "feat1"}, valkey, namespace)
+    tree = Path(made.stdout.strip())
+    (tree / "draft.py").write_text("wip\n")
+    payload = {"session_id": "s-1", "cwd": str(tree), "hook_event_name": "WorktreeRemove", "worktree_path": str(tree)}
+    kept = hook("worktree-remove", tree, payload, valkey, namespace)
+    assert kept.returncode == ConfirmationRequiredError.exit_code, kept.stderr
+    assert f"kept {tree}" in kept.stderr and "coord agent.teardown feat1 --abandon" in kept.stderr
+    assert (tree / "draft.py").read_text() == "wip\n"
+    (tree / "draft.py").unlink()
+    removed = hook("worktree-remove", tree, payload, valkey, namespace)
+    assert removed.returncode == 0, removed.stderr
+    assert "removed worktree" in removed.stderr and not tree.exists() and adhoc.read(git_repo) == ()
