@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import fields
 
-from coord.config import ENV_PREFIX, SETTING_HELP, Config
+from coord.config import ENV_PREFIX, SETTING_HELP, Config, setting_fields
 from coord.errors import EXIT_CODES
 from coord.messages import LIFECYCLE_TYPES, MESSAGE_TYPE_HELP, MessageType
 
@@ -22,9 +21,14 @@ def _row(*cells: str) -> str:
 def settings_table() -> str:
     default = Config()
     lines = [_row("setting", "environment", "default", "meaning"), _row("---", "---", "---", "---")]
-    for f in fields(Config):
+    for f in setting_fields():
         value = getattr(default, f.name)
-        shown = ", ".join(value) if isinstance(value, tuple) else ("(derived)" if value is None else str(value))
+        if isinstance(value, bool):
+            shown = "true" if value else "false"
+        elif isinstance(value, tuple):
+            shown = ", ".join(value)
+        else:
+            shown = "(derived)" if value is None else str(value)
         lines.append(_row(f"`{f.name}`", f"`{ENV_PREFIX}{f.name.upper()}`", shown, SETTING_HELP[f.name]))
     return "\n".join(lines)
 

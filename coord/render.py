@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coord.catalog.claude import HOOKS, SERVER_NAME, TOOL_NAMES
+from coord.catalog.claude import SERVER_NAME, TOOL_NAMES, hooks_for
 from coord.config import Config, load_config
 from coord.errors import CoordError, DriftError
 from coord.identity import INSTANCE_ENV
@@ -69,6 +69,8 @@ def build_context(config: Config, tools: Sequence[str], commands: Commands) -> d
     renamed tool breaks rendering instead of leaving a document that names a missing tool."""
     from coord.errors import EXIT_CODES
 
+    config = config.configured()  # committed, shared files: never this machine's ad-hoc agents
+
     def tool(name: str) -> str:
         if name not in tools:
             raise CoordError(f"template names MCP tool {name!r}, which the coord MCP server does not have")
@@ -83,7 +85,7 @@ def build_context(config: Config, tools: Sequence[str], commands: Commands) -> d
         "server": SERVER,
         "tool_names": tools,
         "tool": tool,
-        "hooks": HOOKS,
+        "hooks": hooks_for(lambda setting: bool(getattr(config, setting))),
         "hooks_dir": HOOKS_DIR,
         "hook_program_file": HOOK_PROGRAM_FILE,
         "instance_env": INSTANCE_ENV,
@@ -243,7 +245,7 @@ def render_files(
     files: list[RenderedFile] = []
     settings = json.loads(env.get_template("settings.json.j2").render(context))
     files.append(RenderedFile(SETTINGS_PATH, merge_settings(read(SETTINGS_PATH), settings)))
-    for hook in HOOKS:
+    for hook in context["hooks"]:
         text = env.get_template("hook.sh.j2").render({**context, "hook": hook})
         files.append(RenderedFile(f"{HOOKS_DIR}/{hook.script}", text, EXECUTABLE))
     mcp = json.loads(env.get_template("mcp.json.j2").render(context))

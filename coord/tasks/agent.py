@@ -163,6 +163,10 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     except MergeConflictError as exc:
         _report_conflict(exc)
         raise
+    from coord.claude_worktree import forget_if_gone
+
+    if forget_if_gone(paths, config, role):  # an ad-hoc agent (claude --worktree) with nothing left
+        print(f"forgot the ad-hoc agent {role}")
     if result.merge is not None:
         _print_merge(result.merge)
     if result.backup_ref:

@@ -48,11 +48,23 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError(MISSING)
 
 
+def cli_version(binary: str) -> str:
+    """`claude --version` prints "2.1.332 (Claude Code)"."""
+    done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return done.stdout.split()[0] if done.returncode == 0 and done.stdout.split() else ""
+
+
 @pytest.fixture(scope="session")
 def claude_bin() -> str:
+    """The CLI under test. COORD_CLAUDE_VERSION (set by `nox -s e2e` per version) must match what
+    the binary reports, so a session named for one version cannot silently run another."""
     found = find_claude()
     if found is None:  # not reached when collection stopped above; kept for a direct fixture use
         pytest.fail(MISSING)
+    expected = os.environ.get("COORD_CLAUDE_VERSION")
+    if expected:
+        actual = cli_version(found)
+        assert actual == expected, f"{found} is Claude Code {actual or '(no --version)'}, expected {expected}"
     return found
 
 
