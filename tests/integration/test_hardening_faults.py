@@ -148,7 +148,13 @@ def test_killed_mcp_session_goes_stale_keeps_its_mail_and_only_then_its_role_is_
 
             taken = wait_for(register, "the killed session's role to be freed", interval=0.2)
             # Freed only once stale: the age the takeover reports, not how long the test waited.
-            assert taken["outcome"] == "takeover" and taken["previous_age"] >= stale
+            # On a loaded machine the newcomer's own start-up registration may already have taken the
+            # stale role ("same" here); either way the victim was refused above while live.
+            assert taken["outcome"] in ("takeover", "same")
+            if taken["outcome"] == "takeover":
+                assert taken["previous_age"] >= stale
+            rows = {r["role"]: r for r in call(portal, pm, "coord_get_presence")[1]["roles"]}
+            assert rows["backend"]["session_id"] == "newcomer"
             ok, inbox = nportal.call(tool, newcomer, "coord_check_messages")
             assert ok and [m["id"] for m in inbox["messages"]] == [sent["ids"]["backend"]]
 
