@@ -15,8 +15,8 @@ MCP_ARGV = ["mcp"]  # `coord mcp`, exactly: served without invoke
 
 
 def _build_program() -> Any:
-    from invoke import Program
     from invoke.exceptions import Exit, ParseError
+    from invoke.program import Program
 
     from coord import __version__
     from coord.tasks import namespace
@@ -25,7 +25,7 @@ def _build_program() -> Any:
         """invoke exits 1 on a command-line parse error (a missing ROLE, an unknown flag); coord
         reserves 1 for merge conflicts, so parse errors leave with the usage code instead."""
 
-        def parse_core(self, argv):  # type: ignore[no-untyped-def]
+        def parse_core(self, argv: list[str] | None) -> None:
             try:
                 return super().parse_core(argv)
             except ParseError as exc:
@@ -35,7 +35,8 @@ def _build_program() -> Any:
             try:
                 super().parse_tasks()
             except ParseError as exc:
-                task = exc.context.name if getattr(exc, "context", None) is not None else None
+                context = getattr(exc, "context", None)
+                task = context.name if context is not None else None
                 hint = f"coord --help {task}" if task else "coord --help"
                 raise Exit(f"coord: {exc} (see {hint})", code=USAGE_EXIT_CODE) from None
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import fields
+from typing import Any
+
+from invoke.tasks import Task
 
 from coord.config import ENV_PREFIX, SETTING_HELP, Config
 from coord.errors import EXIT_CODES
@@ -43,18 +46,18 @@ def message_types_table() -> str:
     return "\n".join(lines)
 
 
-def task_usage(name: str, task: object) -> str:
+def task_usage(name: str, task: Task[Any]) -> str:
     """`coord agent.setup ROLE [--base BASE]`, read from the task's own argument spec."""
     words = [f"coord {name}"]
-    arguments = task.get_arguments()  # type: ignore[attr-defined]
+    arguments = task.get_arguments()
     for arg in arguments:
         if arg.positional:
-            words.append(arg.name.upper())
+            words.append((arg.name or "").upper())
     for arg in arguments:
         if arg.positional:
             continue
-        flag = "--" + arg.name.replace("_", "-")
-        words.append(f"[{flag}]" if arg.kind is bool else f"[{flag} {arg.name.upper()}]")
+        flag = "--" + (arg.name or "").replace("_", "-")
+        words.append(f"[{flag}]" if arg.kind is bool else f"[{flag} {(arg.name or '').upper()}]")
     return " ".join(words)
 
 
