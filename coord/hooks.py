@@ -329,11 +329,48 @@ def on_pre_tool_use(payload: Mapping[str, Any], environ: Mapping[str, str]) -> d
     return pre_tool_use_deny(deny_reason(path, claim, time.time()))
 
 
+def on_worktree_create(payload: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """WorktreeCreate (`claude --worktree NAME`, a subagent's worktree isolation): coord makes the
+    worktree (coord.claude_worktree says which names become what) and its path is the answer. A
+    refusal raises: main() prints its one line and exits non-zero, so Claude Code creates nothing."""
+    from coord.claude_worktree import create
+
+    paths, config = locate(payload, environ)
+    agent, result = create(paths, config, payload.get("name"))
+    kind = "ad-hoc agent" if agent.adhoc else "role"
+    print(f"coord: {kind} {agent.role}: worktree {result.path} on {result.branch}", file=sys.stderr)
+    return str(result.path)
+
+
+def on_worktree_remove(payload: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """WorktreeRemove: coord's teardown of that agent worktree, never losing work (a refusal
+    raises with what was kept and how to force it). What it did goes to stderr; no stdout."""
+    from coord.claude_worktree import remove
+
+    paths, config = locate(payload, environ)
+
+    def warn(line: str) -> None:
+        print(f"coord: warning: {line}", file=sys.stderr)
+
+    result = remove(paths, config, payload.get("worktree_path"), session_id_of(payload, environ), warn)
+    done = [f"removed worktree {result.path}" if result.removed else f"kept worktree {result.path}"]
+    if result.branch_deleted:
+        done.append(f"deleted branch {result.branch}")
+    print(f"coord: {'; '.join([*done, *result.notes])}", file=sys.stderr)
+    return ""
+
+
 HANDLERS = {
     "session-start": on_session_start,
     "user-prompt-submit": on_user_prompt_submit,
     "session-end": on_session_end,
     "pre-tool-use": on_pre_tool_use,
+}
+# Events whose answer is plain stdout and whose failure must fail the action (exit code = the
+# error's, coord/errors.py), unlike the session hooks above, which never fail a session.
+PLAIN_HANDLERS = {
+    "worktree-create": on_worktree_create,
+    "worktree-remove": on_worktree_remove,
 }
 
 
@@ -354,13 +391,34 @@ def run(event: str, payload: Mapping[str, Any], environ: Mapping[str, str]) -> d
     return handler(payload, environ) if handler else None
 
 
+def run_plain(event: str, payload: Mapping[str, Any], environ: Mapping[str, str]) -> int:
+    """A PLAIN_HANDLERS event: its answer on stdout and exit 0, or one line on stderr and the
+    error's exit code (1 for a coord bug), so Claude Code does not go on as if it had worked."""
+    try:
+        text = PLAIN_HANDLERS[event](payload, environ)
+    except CoordError as exc:
+        print(exc.line(), file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:
+        print(f"coord-hook: internal error ({type(exc).__name__}: {str(exc)[:200]})", file=sys.stderr)
+        return 1
+    if text:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`coord-hook <event>`: always exits 0; blocking is done with JSON, never with a crash."""
+    """`coord-hook <event>`: the session hooks always exit 0 (blocking is done with JSON, never
+    with a crash); the worktree hooks exit non-zero when coord refused (run_plain)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         event = args[0] if args else ""
+        if event in PLAIN_HANDLERS:
+            return run_plain(event, read_payload(sys.stdin), os.environ)
         if event not in HANDLERS:
-            print(f"coord-hook: unknown event {event[:40]!r} (known: {', '.join(HANDLERS)})", file=sys.stderr)
+            known = ", ".join([*HANDLERS, *PLAIN_HANDLERS])
+            print(f"coord-hook: unknown event {event[:40]!r} (known: {known})", file=sys.stderr)
             return 0
         out = run(event, read_payload(sys.stdin), os.environ)
         if out:

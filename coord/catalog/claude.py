@@ -9,6 +9,7 @@ directions), so a name here can never be missing from the server, nor the revers
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -51,6 +52,10 @@ class HookSpec:
     arg: str  # the argument of `coord-hook`, and the script's name: coord-<arg>.sh
     matcher: str | None  # SessionStart sources; None for events that take no matcher
     timeout: int  # seconds; explicit so SessionEnd is not cut at the 1.5 s default budget
+    # Its failure must fail Claude Code's action (WorktreeCreate: no worktree rather than one coord
+    # did not make): the script exits 1 when coord-hook is missing instead of letting it pass.
+    required: bool = False
+    setting: str | None = None  # a boolean setting (coord/config.py) without which it is not rendered
 
     @property
     def script(self) -> str:
@@ -64,4 +69,13 @@ HOOKS: tuple[HookSpec, ...] = (
     HookSpec("SessionEnd", "session-end", None, 5),
     # File claims: every Edit/Write/MultiEdit/NotebookEdit asks whether another live role claimed the path.
     HookSpec("PreToolUse", "pre-tool-use", EDIT_MATCHER, 10),
+    # Claude Code's own worktrees (`claude --worktree NAME`, subagent isolation) made by coord. Creation
+    # may wait for coord's repository lock behind other setups and runs `git worktree add`.
+    HookSpec("WorktreeCreate", "worktree-create", None, 120, required=True, setting="own_claude_worktrees"),
+    HookSpec("WorktreeRemove", "worktree-remove", None, 60, setting="own_claude_worktrees"),
 )
+
+
+def hooks_for(enabled: Callable[[str], bool]) -> tuple[HookSpec, ...]:
+    """The hooks to render, given whether a named boolean setting is on."""
+    return tuple(h for h in HOOKS if h.setting is None or enabled(h.setting))

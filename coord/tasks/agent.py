@@ -19,18 +19,11 @@ from coord.config import Config
 from coord.errors import InvalidInputError, MergeConflictError
 from coord.identity import role_email, role_name
 from coord.repo import RepoPaths
-from coord.tasks.boundary import commands, guarded, workspace
+from coord.tasks.boundary import commands, guarded, need_role, workspace
 
 if TYPE_CHECKING:
     from coord.store import Store
     from coord.worktree import AgentInfo, SetupResult
-
-
-def _need_role(role: str | None, usage: str) -> str:
-    """A missing ROLE is a usage error (exit 2), not a parse error (invoke's exit 1)."""
-    if role is None or role == "":
-        raise InvalidInputError("missing ROLE", f"usage: {usage}")
-    return role
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -80,7 +73,7 @@ def setup_and_render(paths: RepoPaths, config: Config, role: str, commands: list
 @guarded
 def setup(c: object, role: str | None = None, base: str | None = None) -> None:
     """Create (or repair) ROLE's worktree on agent/ROLE/active with its own git identity."""
-    role = _need_role(role, "coord agent.setup ROLE [--base REF]")
+    role = need_role(role, "coord agent.setup ROLE [--base REF]")
     paths, config = workspace()
     result, notes = setup_and_render(paths, config, role, commands(c), base=base)
     print_setup(result, paths.main_root, notes)
@@ -126,7 +119,7 @@ def merge(c: object, role: str | None = None) -> None:
     """Merge agent/ROLE/active into the base branch in the main checkout (conflicts: exit 1, nothing changed)."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.merge ROLE")
+    role = need_role(role, "coord agent.merge ROLE")
     paths, config = workspace()
     try:
         result = worktree.merge(paths, config, role)
@@ -158,7 +151,7 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     """Remove ROLE's worktree without losing work; clear its presence."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.teardown ROLE [--merge | --abandon] [--yes]")
+    role = need_role(role, "coord agent.teardown ROLE [--merge | --abandon] [--yes]")
     if merge and abandon:
         raise InvalidInputError("--merge and --abandon exclude each other", "pick one")
     mode = "merge" if merge else "abandon" if abandon else None
@@ -172,6 +165,10 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     except MergeConflictError as exc:
         _report_conflict(exc)
         raise
+    from coord.claude_worktree import forget_if_gone
+
+    if forget_if_gone(paths, config, role):  # an ad-hoc agent (claude --worktree) with nothing left
+        print(f"forgot the ad-hoc agent {role}")
     if result.merge is not None:
         _print_merge(result.merge)
     if result.backup_ref:
@@ -192,7 +189,7 @@ def restore(c: object, role: str | None = None, ref: str | None = None) -> None:
     """Bring back a worktree saved by `agent.teardown --abandon`, uncommitted work included."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.restore ROLE [--ref REF]")
+    role = need_role(role, "coord agent.restore ROLE [--ref REF]")
     paths, config = workspace()
     result = worktree.restore(paths, config, role, ref=ref)
     print(f"restored {result.ref} into {_shown(result.path, paths.main_root)} on branch {result.branch}")

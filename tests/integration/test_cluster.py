@@ -4,7 +4,6 @@ tag, so one node serves them all and the client follows one MOVED redirection to
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from coord.config import Config
 from coord.keys import Keys
 from coord.server_process import ValkeyServer
 from coord.store import Store
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -56,16 +56,12 @@ def cluster(tmp_path: Path) -> Iterator[list[int]]:
             client.execute_command("CLUSTER", "ADDSLOTSRANGE", lo, hi)
         for port in ports[1:]:
             clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            states = [c.execute_command("CLUSTER", "INFO") for c in clients]
-            if all("cluster_state:ok" in str(s) for s in states) and all(
-                "cluster_known_nodes:3" in str(s) for s in states
-            ):
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError(f"cluster did not become ok: {states}")
+
+        def formed() -> bool:
+            states = [str(c.execute_command("CLUSTER", "INFO")) for c in clients]
+            return all("cluster_state:ok" in s and "cluster_known_nodes:3" in s for s in states)
+
+        wait_for(formed, "the three nodes to form a cluster")
         for c in clients:
             c.close()
         yield ports

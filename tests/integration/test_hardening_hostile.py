@@ -287,18 +287,15 @@ def test_generated_hook_stdin(hook_env: dict[str, str], event: str, data: bytes)
     hostile.check_hook(event, data, hook_env, {})
 
 
-def test_hostile_hook_stdin_as_processes_is_fast(hook_env: dict[str, str], mcp_repo: Path) -> None:
+def test_hostile_hook_stdin_as_processes(hook_env: dict[str, str], mcp_repo: Path) -> None:
     from tests.stress.support import HOOK
 
     for data in [b"", b"{", b"\xff" * 1000, b'{"session_id": 5}', b'{"session_id": "s", "cwd": "/"}',
                  json.dumps({"session_id": "z" * 201}).encode(), b"[" * 100_000 + b"]" * 100_000]:
         for event in ("session-start", "user-prompt-submit", "session-end"):
-            start = time.monotonic()
             proc = subprocess.run([*HOOK, event], input=data, cwd=mcp_repo, env=hook_env, capture_output=True,
-                                  timeout=30)
-            took = time.monotonic() - start
+                                  timeout=60)  # a hang guard only: hook speed is the bench's rows 1 and 2
             assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr
-            assert took < 1.0, (event, data[:40], took)
             out = proc.stdout.decode()
             assert not out.strip() or json.loads(out).get("decision") != "block"
 

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from coord.keys import Keys
 from coord.mcp_server import RegistrationState, Service, build_server
 from coord.server_process import ValkeyServer
 from tests.conftest import git, make_repo
+from tests.polling import wait_for_async
 
 pytestmark = pytest.mark.integration
 
@@ -188,10 +188,9 @@ def test_redis_down_is_a_tool_error_then_recovers_without_restart(
             async with Client(build_server(svc, autostart=True)) as c:
                 assert (await call(c, "coord_get_presence"))["you"] == "backend"
                 server.stop()
-                start = time.monotonic()
                 down = await call(c, "coord_check_messages")
                 assert down[0] == "error" and "cannot reach Redis" in down[1] and "coord redis.up" in down[1]
-                assert "\n" not in down[1] and time.monotonic() - start < 5
+                assert "\n" not in down[1]
                 server.start()  # empty server (no persistence): the service registers again by itself
                 up = await call(c, "coord_publish_message", {"to": "backend", "type": "INFO", "body": "back"})
                 assert up["sender"] == "backend"
@@ -237,9 +236,11 @@ def test_automatic_heartbeat_keeps_the_session_live(
     async def scenario() -> None:
         async with Client(build_server(svc, autostart=True)):
             first = json.loads(raw.hget(key, "backend"))["last_heartbeat"]
-            await anyio.sleep(2.5)
-            later = json.loads(raw.hget(key, "backend"))["last_heartbeat"]
-            assert later >= first + 1
+
+            async def beaten() -> bool:  # only the server's own timer can move it: the test calls no tool
+                return bool(json.loads(raw.hget(key, "backend"))["last_heartbeat"] >= first + 1)
+
+            await wait_for_async(beaten, "an automatic heartbeat")
 
     run(scenario)
     raw.close()
