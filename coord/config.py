@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from coord import adhoc
 from coord.errors import ConfigError, InvalidInputError
@@ -114,7 +115,9 @@ def _coerce(key: str, value: object, source: str) -> object:
         raise ConfigError(f"{source}: {key} must be true or false, got {value!r}", None)
     if key in _INT_KEYS:
         try:
-            number = int(value)  # type: ignore[arg-type]
+            if not isinstance(value, str | int | float):
+                raise TypeError(value)
+            number = int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: {key} must be a whole number, got {value!r}", None) from None
         if number <= 0:
@@ -150,7 +153,7 @@ def load_config(root: Path | None, environ: Mapping[str, str] | None = None) -> 
     """Resolve the settings for the repository at root (None: defaults and environment only)."""
     environ = os.environ if environ is None else environ
     known = {f.name for f in setting_fields()}
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     if root is not None:
         path = root / CONFIG_FILE
         if path.is_file():
@@ -166,7 +169,7 @@ def load_config(root: Path | None, environ: Mapping[str, str] | None = None) -> 
         env_key = ENV_PREFIX + key.upper()
         if env_key in environ:
             values[key] = _coerce(key, environ[env_key], env_key)
-    config = replace(Config(), **values)  # type: ignore[arg-type]
+    config = replace(Config(), **values)
     if config.main_role not in config.roles:
         raise ConfigError(
             f"main_role {config.main_role!r} is not one of the roles ({', '.join(config.roles)})",

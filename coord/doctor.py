@@ -7,6 +7,7 @@ exit code is the first failure's, so scripts can tell "Redis down" (5) from "fil
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from coord.errors import CoordError, EnvironmentProblemError
 
 if TYPE_CHECKING:
+    from coord.config import Config
     from coord.repo import RepoPaths
 
 MCP_TIMEOUT = 60.0  # seconds for `coord mcp` to start and list its tools (a cold mcp import is ~1 s)
@@ -135,16 +137,16 @@ def run_checks(start: Path, environ: Mapping[str, str], role: str | None = None,
 
     checks.append(_attempt("redis", lambda: _redis(paths, config, found_role, env)))
     for name, check in file_checks:
-        checks.append(_attempt(name, lambda check=check: check(paths)))  # type: ignore[misc]
+        checks.append(_attempt(name, functools.partial(check, paths)))
     if mcp:
         checks.append(_attempt("mcp", lambda: _mcp(env)))
     return checks
 
 
-def _redis(paths: object, config: object, role: str | None, env: Mapping[str, str]) -> str:
+def _redis(paths: RepoPaths, config: Config, role: str | None, env: Mapping[str, str]) -> str:
     from coord.store import open_store
 
-    with open_store(paths, config, start_server=False) as store:  # type: ignore[arg-type]
+    with open_store(paths, config, start_server=False) as store:
         seconds = store.ping()
         detail = f"reachable at {store.url} ({seconds * 1000:.1f} ms)"
         if role:

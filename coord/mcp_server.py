@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from coord.actor import Actor, email_from_git, resolve_actor
 from coord.catalog.claude import SERVER_NAME, Tool
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from coord.store import Store
 
 SESSION_ENV = "CLAUDE_CODE_SESSION_ID"
+T = TypeVar("T")
 FALLBACK_SESSION_ENV = "COORD_SESSION_ID"
 
 
@@ -143,7 +144,7 @@ class Service:
             with contextlib.suppress(CoordError):
                 self._register_locked()
 
-    def call(self, fn: Callable[["Store", Actor], Any]) -> Any:
+    def call(self, fn: Callable[["Store", Actor], T]) -> T:
         """Run one tool body under the lock; CoordError propagates (the SDK layer turns it into
         a ToolError)."""
         actor = self._require()
@@ -291,7 +292,7 @@ def build_server(service: Service | None = None, autostart: bool = False) -> Any
 
     svc = service if service is not None else Service()
 
-    def run(fn: Callable[[], Any]) -> Any:
+    def run(fn: Callable[[], T]) -> T:
         try:
             return fn()
         except CoordError as exc:

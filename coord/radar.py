@@ -38,6 +38,7 @@ from coord.conflicts import (
 from coord.errors import CoordError, GitError, StoreUnavailableError
 from coord.messages import MessageType
 from coord.repo import RepoPaths
+from coord.resp import Arg, items
 from coord.scripts import Script
 
 if TYPE_CHECKING:
@@ -170,16 +171,16 @@ def _read(store: Store, fields: Sequence[str]) -> tuple[dict[str, MergeFacts | N
     from coord.claim_store import live_roles, presence_commands
 
     k = store.keys
-    commands: list[list[object]] = [["SMEMBERS", k.warned], *presence_commands(store)]
+    commands: list[list[Arg]] = [["SMEMBERS", k.warned], *presence_commands(store)]
     if fields:
         commands.append(["HMGET", k.conflicts, *fields])
     replies = store.pipeline(commands)
-    warned = {str(m) for m in replies[0]}  # type: ignore[union-attr]
+    warned = {str(m) for m in items(replies[0])}
     live = live_roles(store, replies[1], replies[2], float(store.clock()))
     cache = {}
     if fields:
         cache = {f: MergeFacts.from_json(None if v is None else str(v))
-                 for f, v in zip(fields, replies[3], strict=True)}  # type: ignore[call-overload]
+                 for f, v in zip(fields, items(replies[3]), strict=True)}
     return cache, warned, live
 
 
@@ -188,7 +189,7 @@ def _save(store: Store, facts: dict[str, MergeFacts], current: Sequence[str] | N
     longer any branch's tip, so the cache holds one entry per live pair, not one per commit ever."""
     if not facts and current is None:
         return
-    args: list[object] = ["0" if current is None else "1", len(facts)]
+    args: list[Arg] = ["0" if current is None else "1", len(facts)]
     for name, value in facts.items():
         args += [name, value.to_json()]
     args += list(current or ())
@@ -200,12 +201,12 @@ def _announce(store: Store, plan: WarnPlan) -> list[str]:
         return []
     k = store.keys
     keys = [k.warned]
-    args: list[object] = [len(plan.forget), *plan.forget]
+    args: list[Arg] = [len(plan.forget), *plan.forget]
     for w in plan.send:
         keys += [k.inbox(w.role_a), k.pending(w.role_a), k.inbox(w.role_b), k.pending(w.role_b)]
         args += [w.fingerprint, w.role_a, w.body_a, w.role_b, w.body_b]
     args += [RADAR_SENDER, MessageType.CONFLICT_WARNING.value, repr(float(store.clock()))]
-    return [str(x) for x in store.run_script(WARN, keys, args)]  # type: ignore[union-attr]
+    return [str(x) for x in items(store.run_script(WARN, keys, args))]
 
 
 # ---------------------------------------------------------------------------------------------

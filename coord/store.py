@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from coord.config import Config
 from coord.errors import IdentityError, InvalidInputError, NotFoundError, SessionEndedError, StoreUnavailableError
@@ -24,8 +24,11 @@ from coord.identity import check_role_syntax, validate_role
 from coord.keys import Keys, clean_namespace
 from coord.messages import BROADCAST, LIFECYCLE_TYPES, Message, MessageType, check_body, parse_type
 from coord.presence import PresenceRecord, Status, describe_age, effective_status
-from coord.resp import DEFAULT_TIMEOUT, Connection, RespError, pairs
+from coord.resp import DEFAULT_TIMEOUT, Arg, Connection, RespError, items, pairs
+from coord.resp import number as resp_number
 from coord.scripts import ACK, CHECK, DEREGISTER, HEARTBEAT, NOTIFICATIONS, PUBLISH, REGISTER, TURN, Script
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from coord.repo import RepoPaths
@@ -218,7 +221,7 @@ def decode_records(raw: dict[str, object]) -> dict[str, PresenceRecord]:
     records: dict[str, PresenceRecord] = {}
     for role, data in zip(roles, decoded, strict=True):
         try:
-            records[role] = PresenceRecord.from_dict(data)  # type: ignore[arg-type]
+            records[role] = PresenceRecord.from_dict(data)
         except (ValueError, KeyError, TypeError, AttributeError):
             continue
     return records
@@ -284,20 +287,20 @@ def check_limit(limit: object, name: str = "limit") -> int:
 def _float(value: object) -> float | None:
     if value in (None, ""):
         return None
-    number = float(value)  # type: ignore[arg-type]
+    number = resp_number(value)
     return number if math.isfinite(number) else None
 
 
 def message_from_row(row: Sequence[object]) -> Message:
     """A stream entry [id, [field, value, ...]] as a Message."""
-    fields = pairs(row[1])  # type: ignore[arg-type]
+    fields = pairs(items(row[1]))
     return Message(
         id=str(row[0]),
         sender=str(fields.get("sender", "")),
         recipient=str(fields.get("recipient", "")),
         type=str(fields.get("type", "")),
         body=str(fields.get("body", "")),
-        timestamp=float(fields.get("ts", 0.0)),  # type: ignore[arg-type]
+        timestamp=resp_number(fields.get("ts", 0.0)),
     )
 
 
@@ -376,7 +379,7 @@ class Store:
             "check the server (coord redis.status) and that it is Redis >= 7 or Valkey with Lua enabled",
         )
 
-    def _retrying(self, call: Callable[[Connection], object]) -> object:
+    def _retrying(self, call: Callable[[Connection], T]) -> T:
         """Run call on the connection. With a URL callable (the embedded server), an unreachable
         server is looked up again, and so restarted when allowed, and the call made once more."""
         try:
@@ -387,18 +390,18 @@ class Store:
             self._failed()
         return call(self.connection)
 
-    def _script(self, script: Script, keys: Sequence[str], args: Sequence[object]) -> object:
+    def _script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> object:
         try:
-            return self._retrying(lambda conn: script.run(conn, keys, args))  # type: ignore[arg-type]
+            return self._retrying(lambda conn: script.run(conn, keys, args))
         except StoreUnavailableError:
             self._failed()
             raise
         except RespError as exc:
             raise self._server_error(exc) from None
 
-    def _pipeline(self, commands: Sequence[Sequence[object]]) -> list[object]:
+    def _pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[object]:
         try:
-            replies: list[object] = self._retrying(lambda conn: conn.pipeline(commands))  # type: ignore[arg-type,assignment]
+            replies: list[object] = self._retrying(lambda conn: conn.pipeline(commands))
         except StoreUnavailableError:
             self._failed()
             raise
@@ -407,12 +410,12 @@ class Store:
                 raise self._server_error(reply)
         return replies
 
-    def run_script(self, script: Script, keys: Sequence[str], args: Sequence[object]) -> object:
+    def run_script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> object:
         """Run a Lua script in one round trip, for modules that add their own (claims, radar).
         Unreachable server -> StoreUnavailableError; an error reply -> StoreUnavailableError naming it."""
         return self._script(script, keys, args)
 
-    def pipeline(self, commands: Sequence[Sequence[object]]) -> list[object]:
+    def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[object]:
         """Several commands in one round trip; an error reply raises StoreUnavailableError."""
         return self._pipeline(commands)
 
@@ -438,7 +441,7 @@ class Store:
             [role, session_id, worktree_path, float(self.clock()), self.config.stale_seconds,
              self.config.presence_ttl_seconds, "1" if revive else "0"],
         )
-        state = list(reply)  # type: ignore[call-overload]
+        state = items(reply)
         if state[0] == "ended":
             raise ended_error(role, session_id)
         if state[0] == "held":
@@ -462,7 +465,7 @@ class Store:
             [role, session_id, float(self.clock()), self.config.stale_seconds, self.config.presence_ttl_seconds,
              "1" if revive else "0"],
         )
-        state = list(reply)  # type: ignore[call-overload]
+        state = items(reply)
         if state[0] == "ended":
             raise ended_error(role, session_id)
         if state[0] == "missing":
@@ -490,13 +493,13 @@ class Store:
         reply = self._script(
             DEREGISTER, [self.keys.presence, self.keys.alive(role)], [role, session_id or ""]
         )
-        state = list(reply)  # type: ignore[call-overload]
+        state = items(reply)
         if state[0] == "held":
             raise IdentityError(
                 f"role {role} is held by session {state[1]}, not by {session_id}",
                 "a session can deregister only itself; a human can force it with `coord agent.teardown`",
             )
-        return state[0] == "ok"
+        return bool(state[0] == "ok")
 
     def presence(self) -> list[PresenceView]:
         """Every configured role (ABSENT when never registered), then any registered role no longer
@@ -506,9 +509,9 @@ class Store:
             [["HGETALL", self.keys.presence], ["MGET", *(self.keys.alive(r) for r in roles)]]
         )
         now = float(self.clock())
-        records = decode_records(pairs(replies[0]))  # type: ignore[arg-type]
-        alive = dict(zip(roles, replies[1], strict=True))  # type: ignore[arg-type]
-        views = [view(r, records.get(r), alive.get(r), now, self.config.stale_seconds) for r in roles]  # type: ignore[arg-type]
+        records = decode_records(pairs(items(replies[0])))
+        alive = {r: None if v is None else str(v) for r, v in zip(roles, items(replies[1]), strict=True)}
+        views = [view(r, records.get(r), alive.get(r), now, self.config.stale_seconds) for r in roles]
         for role in sorted(set(records) - set(roles)):
             views.append(view(role, records[role], None, now, self.config.stale_seconds, configured=False))
         return views
@@ -541,7 +544,7 @@ class Store:
         for role in targets:
             keys += [self.keys.inbox(role), self.keys.pending(role)]
         reply = self._script(PUBLISH, keys, [sender, recipient, kind.value, body, repr(now)])
-        ids = [str(i) for i in reply]  # type: ignore[union-attr]
+        ids = [str(i) for i in items(reply)]
         return PublishResult(sender, recipient, kind, now, dict(zip(targets, ids, strict=True)), False)
 
     def check(self, role: str, limit: int = 50) -> CheckResult:
@@ -549,8 +552,8 @@ class Store:
         crashes before acknowledging gets the same messages again."""
         validate_role(role, self.config.roles)
         check_limit(limit)
-        reply = list(self._script(CHECK, [self.keys.inbox(role), self.keys.pending(role)], [limit]))  # type: ignore[call-overload]
-        return CheckResult(role, [message_from_row(r) for r in reply[1:]], int(reply[0]))
+        reply = items(self._script(CHECK, [self.keys.inbox(role), self.keys.pending(role)], [limit]))
+        return CheckResult(role, [message_from_row(items(r)) for r in reply[1:]], int(resp_number(reply[0])))
 
     def ack(self, role: str, ids: Iterable[str]) -> AckResult:
         """Remove the role's own messages from its pending set. Ids that are not pending for this
@@ -565,24 +568,24 @@ class Store:
         if not valid:
             return AckResult([], [str(i) for i in wanted])
         reply = self._script(ACK, [self.keys.pending(role)], valid)
-        removed = {i for i, n in zip(valid, reply, strict=True) if int(n)}  # type: ignore[call-overload]
+        removed = {i for i, n in zip(valid, items(reply), strict=True) if int(resp_number(n))}
         return AckResult([i for i in valid if i in removed], [str(i) for i in wanted if i not in removed])
 
     def notifications(self, role: str) -> Notifications:
         """How many messages wait for the role, per type, and the newest few."""
         validate_role(role, self.config.roles)
-        reply = list(self._script(  # type: ignore[call-overload]
+        reply = items(self._script(
             NOTIFICATIONS, [self.keys.inbox(role), self.keys.pending(role)], [self.config.recent_notifications]
         ))
-        by_type = {str(k): int(v) for k, v in pairs(reply[1]).items()}  # type: ignore[call-overload]
+        by_type = {str(k): int(resp_number(v)) for k, v in pairs(items(reply[1])).items()}
         ordered = dict(sorted(by_type.items()))
-        return Notifications(role, int(reply[0]), ordered, [message_from_row(r) for r in reply[2:]])
+        return Notifications(role, int(resp_number(reply[0])), ordered, [message_from_row(items(r)) for r in reply[2:]])
 
     def events(self, limit: int = 20) -> list[Message]:
         """The newest lifecycle events (session start/end, heartbeats), newest first."""
         check_limit(limit)
         rows = self._pipeline([["XREVRANGE", self.keys.events, "+", "-", "COUNT", limit]])[0]
-        return [message_from_row(r) for r in rows]  # type: ignore[union-attr]
+        return [message_from_row(items(r)) for r in items(rows)]
 
     # -- the per-turn call --------------------------------------------------------------
     def turn(self, role: str, session_id: str, worktree_path: str = "", limit: int = TURN_LIMIT) -> TurnResult:
@@ -593,7 +596,7 @@ class Store:
         check_session_id(session_id)
         check_limit(limit)
         k = self.keys
-        reply = list(self._script(  # type: ignore[call-overload]
+        reply = items(self._script(
             TURN,
             [k.presence, k.alive(role), k.inbox(role), k.pending(role), k.seen(role)],
             [role, session_id, worktree_path or "", float(self.clock()), self.config.stale_seconds,
@@ -605,9 +608,9 @@ class Store:
             state=str(reply[0]),
             holder_session=str(reply[1]) or None,
             holder_age=_float(reply[2]),
-            messages=[message_from_row(r) for r in reply[5:]],
-            more=int(reply[4]),
-            pending=int(reply[3]),
+            messages=[message_from_row(items(r)) for r in reply[5:]],
+            more=int(resp_number(reply[4])),
+            pending=int(resp_number(reply[3])),
         )
 
     def __enter__(self) -> Store:

@@ -9,14 +9,20 @@ from __future__ import annotations
 import json as _json
 import os
 import re
+from typing import TYPE_CHECKING
 
-from invoke import Collection, task
+from invoke.collection import Collection
+from invoke.tasks import task
 
 from coord.errors import InvalidInputError
 from coord.tasks.boundary import guarded, workspace
 
+if TYPE_CHECKING:
+    from coord.actor import Actor
+    from coord.store import Store
 
-def _actor_and_store():  # type: ignore[no-untyped-def]
+
+def _actor_and_store() -> tuple[Actor, Store]:
     from coord.actor import email_from_git, resolve_actor
     from coord.store import open_store
 

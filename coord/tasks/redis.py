@@ -7,8 +7,10 @@ starting it ahead of time and stopping it (its data stays under the git common d
 from __future__ import annotations
 
 import json as _json
+from typing import Any
 
-from invoke import Collection, task
+from invoke.collection import Collection
+from invoke.tasks import Task, task
 
 from coord.tasks.boundary import guarded, workspace
 
@@ -79,4 +81,4 @@ def down(c: object) -> None:
 
 
 collection = Collection("redis", up, status, down)
-top_level: list = []
+top_level: list[Task[Any]] = []

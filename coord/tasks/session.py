@@ -6,8 +6,10 @@ import os
 import shlex
 import shutil
 from pathlib import Path
+from typing import Any
 
-from invoke import Collection, task
+from invoke.collection import Collection
+from invoke.tasks import Task, task
 
 from coord.config import Config
 from coord.errors import EnvironmentProblemError, StoreUnavailableError
@@ -77,4 +79,4 @@ def start(c: object, role: str | None = None, launch: bool = False) -> None:
 
 
 collection = Collection("session", start)
-top_level: list = []
+top_level: list[Task[Any]] = []
