@@ -47,23 +47,9 @@ def message_types_table() -> str:
     return "\n".join(lines)
 
 
-def task_usage(name: str, task: object) -> str:
-    """`coord agent.setup ROLE [--base BASE]`, read from the task's own argument spec."""
-    words = [f"coord {name}"]
-    arguments = task.get_arguments()  # type: ignore[attr-defined]
-    for arg in arguments:
-        if arg.positional:
-            words.append(arg.name.upper())
-    for arg in arguments:
-        if arg.positional:
-            continue
-        flag = "--" + arg.name.replace("_", "-")
-        words.append(f"[{flag}]" if arg.kind is bool else f"[{flag} {arg.name.upper()}]")
-    return " ".join(words)
-
-
 def tasks_table() -> str:
     from coord.tasks import build_namespace
+    from coord.tasks.usage import task_usage
 
     namespace = build_namespace()
     lines = [_row("task", "what it does"), _row("---", "---")]

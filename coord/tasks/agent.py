@@ -18,17 +18,10 @@ from coord.config import Config
 from coord.errors import InvalidInputError, MergeConflictError
 from coord.identity import role_email, role_name
 from coord.repo import RepoPaths
-from coord.tasks.boundary import commands, guarded, workspace
+from coord.tasks.boundary import commands, guarded, need_role, workspace
 
 if TYPE_CHECKING:
     from coord.worktree import SetupResult
-
-
-def _need_role(role: str | None, usage: str) -> str:
-    """A missing ROLE is a usage error (exit 2), not a parse error (invoke's exit 1)."""
-    if role is None or role == "":
-        raise InvalidInputError("missing ROLE", f"usage: {usage}")
-    return role
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -78,7 +71,7 @@ def setup_and_render(paths: RepoPaths, config: Config, role: str, commands: list
 @guarded
 def setup(c: object, role: str | None = None, base: str | None = None) -> None:
     """Create (or repair) ROLE's worktree on agent/ROLE/active with its own git identity."""
-    role = _need_role(role, "coord agent.setup ROLE [--base REF]")
+    role = need_role(role, "coord agent.setup ROLE [--base REF]")
     paths, config = workspace()
     result, notes = setup_and_render(paths, config, role, commands(c), base=base)
     print_setup(result, paths.main_root, notes)
@@ -124,7 +117,7 @@ def merge(c: object, role: str | None = None) -> None:
     """Merge agent/ROLE/active into the base branch in the main checkout (conflicts: exit 1, nothing changed)."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.merge ROLE")
+    role = need_role(role, "coord agent.merge ROLE")
     paths, config = workspace()
     try:
         result = worktree.merge(paths, config, role)
@@ -156,7 +149,7 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     """Remove ROLE's worktree without losing work; clear its presence."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.teardown ROLE [--merge | --abandon] [--yes]")
+    role = need_role(role, "coord agent.teardown ROLE [--merge | --abandon] [--yes]")
     if merge and abandon:
         raise InvalidInputError("--merge and --abandon exclude each other", "pick one")
     mode = "merge" if merge else "abandon" if abandon else None
@@ -194,7 +187,7 @@ def restore(c: object, role: str | None = None, ref: str | None = None) -> None:
     """Bring back a worktree saved by `agent.teardown --abandon`, uncommitted work included."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.restore ROLE [--ref REF]")
+    role = need_role(role, "coord agent.restore ROLE [--ref REF]")
     paths, config = workspace()
     result = worktree.restore(paths, config, role, ref=ref)
     print(f"restored {result.ref} into {_shown(result.path, paths.main_root)} on branch {result.branch}")
@@ -294,46 +287,18 @@ def claims(c: object, json: bool = False) -> None:
         print("  ".join([*(str(x).ljust(w) for x, w in zip(row[:4], widths, strict=True)), str(row[4])]))
 
 
-GUARD_MARK = "coord pre-commit guard"
-
-
-def _hooks_dir(paths: object) -> Path:
-    from coord import git
-
-    rel = git.out(paths.main_root, "rev-parse", "--git-path", "hooks")  # type: ignore[attr-defined]
-    return (paths.main_root / rel).resolve()  # type: ignore[attr-defined]
-
-
 @task(help={"remove": "remove the guard instead of installing it"})
 @guarded
 def guard(c: object, remove: bool = False) -> None:
     """Install (or --remove) the optional git pre-commit guard: commits touching another live role's claims fail."""
-    from coord.errors import CoordError
+    from coord import commit_guard
 
     paths, _config = workspace()
-    target = _hooks_dir(paths) / "pre-commit"
-    current = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else None
-    if current is not None and GUARD_MARK not in current:
-        raise CoordError(
-            f"{target} exists and is not coord's", "merge it by hand: have it run `coord agent.precommit` too"
-        )
     if remove:
-        if current is None:
-            print("no coord pre-commit guard installed")
-            return
-        target.unlink()
-        print(f"removed {target}")
+        removed = commit_guard.remove(paths)
+        print(f"removed {removed}" if removed else "no coord pre-commit guard installed")
         return
-    import importlib.resources
-
-    text = importlib.resources.files("coord.templates").joinpath("git-pre-commit.sh.j2").read_text(encoding="utf-8")
-    import jinja2
-
-    template = jinja2.Template(text, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    rendered = template.render(mark=GUARD_MARK)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(rendered, encoding="utf-8")
-    target.chmod(0o755)
+    target = commit_guard.install(paths)
     print(f"installed {target} (every worktree of this repository uses it; skip once with git commit --no-verify)")
 
 

@@ -13,7 +13,7 @@ from coord.tasks.boundary import commands, guarded, workspace
 def _render(c: object, check: bool, force: bool) -> None:
     from coord import render
 
-    paths, _ = workspace()
+    paths, config = workspace()
     root = paths.toplevel
     if not check:
         render.record_hook_program(paths)
@@ -23,6 +23,13 @@ def _render(c: object, check: bool, force: bool) -> None:
         print(f"coord: {len(files)} generated files are up to date in {root}")
         return
     changed = render.write(root, files, force=force)
+    if paths.is_main:
+        from coord import worktree
+
+        # The worktree folder must be ignored before the first agent.setup, so the checkout is
+        # clean once the files below are committed (setup would add the line, uncommitted).
+        if worktree.ensure_gitignore(paths.main_root, config.worktree_dir):
+            changed.append(".gitignore")
     if not changed:
         print(f"coord: {len(files)} generated files already up to date in {root}")
         return

@@ -6,13 +6,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from coord import git
 from coord.config import Config
 from coord.errors import CoordError, DirtyStateError
+from coord.filelock import exclusive
 from coord.identity import validate_role
 from coord.repo import RepoPaths
 
@@ -30,31 +30,15 @@ def stderr_warn(line: str) -> None:
 @contextlib.contextmanager
 def repo_lock(paths: RepoPaths, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
     """One coord mutation at a time per repository (an flock, released if the process dies)."""
-    import fcntl
-
     paths.state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(paths.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise CoordError(
-                        f"another coord command has held {paths.state_dir / LOCK_FILE} for {timeout:.0f}s",
-                        "wait for it to finish and retry",
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    target = paths.state_dir / LOCK_FILE
+
+    def waited_too_long() -> CoordError:
+        return CoordError(f"another coord command has held {target} for {timeout:.0f}s",
+                          "wait for it to finish and retry")
+
+    with exclusive(target, timeout, waited_too_long, mode=0o644):
+        yield
 
 
 def same_path(a: Path, b: Path) -> bool:

@@ -115,7 +115,7 @@ def test_inv_in_this_repository_has_the_same_tasks() -> None:
     assert proc.returncode == 0, proc.stderr
     for name in ("agent.setup", "agent.list", "agent.merge", "agent.teardown", "agent.restore", "session.start"):
         assert name in proc.stdout
-    coord_list = run_coord(PROJECT, "--list")
+    coord_list = run_coord(PROJECT, "help")
     assert coord_list.returncode == 0 and "agent.setup" in coord_list.stdout
 
 
