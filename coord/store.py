@@ -381,9 +381,10 @@ class Store:
         server is looked up again, and so restarted when allowed, and the call made once more."""
         try:
             return call(self.connection)
-        except StoreUnavailableError:
+        except StoreUnavailableError as exc:
             if not callable(self._url):
-                raise
+                # a configured server: `coord redis.up` cannot help, so the fix names the setting
+                raise StoreUnavailableError(exc.message, CONFIGURED_FIX) from None
             self._failed()
         return call(self.connection)
 
@@ -626,6 +627,14 @@ def _json_loads(text: str) -> dict[str, object]:
     return data
 
 
+CONFIGURED_FIX = "check that the server runs and that COORD_REDIS_URL / redis_url is right"
+
+
+def unreachable_fix(config: Config) -> str:
+    """How to bring the store back: start the embedded server, or fix the configured one."""
+    return CONFIGURED_FIX if config.redis_url else "start it with `coord redis.up`"
+
+
 def store_namespace(paths: RepoPaths, config: Config) -> str:
     return config.namespace or paths.default_namespace()
 
@@ -646,10 +655,12 @@ def open_store(
     url = embedded.server_url(paths, start=start_server)
 
     def again() -> str:
+        # First the state file's URL (hot path: a file read); after a failed connection the server
+        # must prove it is ours, so a recycled pid or a stale file does not keep every call failing.
         nonlocal url
         if url:
             found, url = url, ""
             return found
-        return embedded.server_url(paths, start=start_server)
+        return embedded.server_url(paths, start=start_server, verified=True)
 
     return Store(again, namespace, config, clock, timeout)
