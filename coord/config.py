@@ -40,6 +40,8 @@ class Config:
     recent_notifications: int = 5
     claim_ttl_seconds: int = 1800
     claims_when_offline: str = "allow"  # "allow" or "deny": edits/commits when Redis cannot be reached
+    repeat_limit: int = 3
+    repeat_window_seconds: int = 60
     own_claude_worktrees: bool = True  # coord init renders WorktreeCreate/WorktreeRemove hooks
     # Not a setting: the ad-hoc agents recorded on this machine (coord.adhoc), already in roles.
     adhoc_roles: tuple[str, ...] = field(default=(), metadata={"setting": False})
@@ -77,6 +79,8 @@ SETTING_HELP: dict[str, str] = {
     "recent_notifications": "how many of the newest pending messages a notification summary shows",
     "claim_ttl_seconds": "default lifetime of a file claim",
     "claims_when_offline": "allow (default) or deny: what the edit hook and commit guard do when Redis is down",
+    "repeat_limit": "identical messages (same sender, recipient, type, body) accepted per window; more are a loop",
+    "repeat_window_seconds": "the loop guard's window, counted from the first of the identical messages",
     "own_claude_worktrees": "render WorktreeCreate/WorktreeRemove hooks, so `claude --worktree NAME` and "
     "subagent worktrees become coord worktrees (true/false)",
 }

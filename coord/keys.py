@@ -41,6 +41,16 @@ class Keys:
         """HASH message id -> type: the role's messages not yet acknowledged."""
         return f"{self.prefix}:pending:{role}"
 
+    def published(self, publish_id: str) -> str:
+        """STRING JSON list of the inbox ids a publish got, kept PUBLISH_ID_TTL: a resend of the same
+        publish id (its reply was lost) is answered from here instead of delivered again."""
+        return f"{self.prefix}:published:{publish_id}"
+
+    def repeat(self, digest: str) -> str:
+        """STRING counter of identical messages (digest of sender, recipient, type, body), expiring
+        repeat_window_seconds after the first: the loop guard."""
+        return f"{self.prefix}:repeat:{digest}"
+
     def seen(self, role: str) -> str:
         """STRING: newest inbox id already shown to the role by its per-turn hook."""
         return f"{self.prefix}:seen:{role}"

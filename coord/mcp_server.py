@@ -30,6 +30,8 @@ from coord.errors import CoordError, IdentityError, NotFoundError, SessionEndedE
 from coord.messages import BROADCAST, MessageType
 from coord.repo import RepoPaths, find_repo
 
+UNSENT_KEPT = 100  # failed publishes whose ids are kept for an identical resend
+
 if TYPE_CHECKING:
     from coord.store import Store
 
@@ -79,6 +81,9 @@ class Service:
         self.state = RegistrationState.PENDING
         self.refusal: str | None = None
         self._lock = threading.Lock()
+        # publish ids of sends that failed (the reply may have been lost after delivery): an identical
+        # resend reuses the id, so the store recognises it and does not deliver it twice
+        self._unsent: dict[tuple[str, str, str], str] = {}
         self._store: Store | None = None
         self._store_factory = store_factory
         self._radar_store: Store | None = None
@@ -179,7 +184,19 @@ class Service:
 
     def publish(self, to: str, type: MessageType | str, body: str) -> dict[str, Any]:
         # The sender is this server's role, never an argument.
-        result = self.call(lambda store, actor: store.publish(actor.role, to, type, body))
+        from coord.errors import StoreUnavailableError
+        from coord.store import new_publish_id
+
+        key = (str(to), str(getattr(type, "value", type)), str(body))
+        publish_id = self._unsent.get(key) or new_publish_id()
+        try:
+            result = self.call(lambda store, actor: store.publish(actor.role, to, type, body, publish_id))
+        except StoreUnavailableError:
+            if len(self._unsent) >= UNSENT_KEPT:
+                self._unsent.pop(next(iter(self._unsent)))
+            self._unsent[key] = publish_id
+            raise
+        self._unsent.pop(key, None)
         return result.to_dict()
 
     def check(self, limit: int = 20) -> dict[str, Any]:

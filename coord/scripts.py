@@ -163,20 +163,42 @@ return {'ok'}
 """,
 )
 
-# KEYS: inbox:<r1>, pending:<r1>, inbox:<r2>, pending:<r2>, ...
-# ARGV: sender, recipient (role or 'all'), type, body, timestamp
-# -> {id1, id2, ...} in KEYS order
+# KEYS: published:<publish id>, repeat:<digest>, then per recipient: inbox, pending, alive
+# ARGV: sender, recipient (role or 'all'), type, body, timestamp, id_ttl, repeat_limit, repeat_window
+# -> {'ok'|'dup', waiting ('1'|'0' per recipient: no live session), id1, id2, ...} in KEYS order
+#  | {'loop', count, ms_left}
+# Exactly once: a publish id already stored is a resend whose reply was lost: the ids it got are
+# returned and nothing is delivered again. Loop guard: identical messages (same sender, recipient,
+# type and body: the digest) beyond repeat_limit within repeat_window seconds are refused.
 PUBLISH = Script(
     "publish",
     r"""
+local waiting = {}
+for i = 5, #KEYS, 3 do
+  waiting[#waiting + 1] = (redis.call('EXISTS', KEYS[i]) == 1) and '0' or '1'
+end
+local waits = table.concat(waiting)
+local done = redis.call('GET', KEYS[1])
+if done then
+  local out = {'dup', waits}
+  for _, id in ipairs(cjson.decode(done)) do out[#out + 1] = id end
+  return out
+end
+local limit, window = tonumber(ARGV[7]), tonumber(ARGV[8])
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], window) end
+if count > limit then return {'loop', count - 1, redis.call('PTTL', KEYS[2])} end
 local ids = {}
-for i = 1, #KEYS, 2 do
+for i = 3, #KEYS, 3 do
   local id = redis.call('XADD', KEYS[i], '*', 'sender', ARGV[1], 'recipient', ARGV[2],
     'type', ARGV[3], 'body', ARGV[4], 'ts', ARGV[5])
   redis.call('HSET', KEYS[i + 1], id, ARGV[3])
   ids[#ids + 1] = id
 end
-return ids
+redis.call('SET', KEYS[1], cjson.encode(ids), 'EX', tonumber(ARGV[6]))
+local out = {'ok', waits}
+for _, id in ipairs(ids) do out[#out + 1] = id end
+return out
 """,
 )
 

@@ -37,6 +37,8 @@ EVENTS_MAXLEN = 10000  # lifecycle events kept (approximately: MAXLEN ~)
 MAX_LIMIT = 1000  # most messages one check/turn returns, and most ids one ack takes
 TURN_LIMIT = 20  # messages a per-turn hook shows at most
 MAX_SESSION_ID = 200
+PUBLISH_ID_TTL = 86400  # seconds a publish id is remembered: a resend within it is not delivered again
+_PUBLISH_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -123,11 +125,24 @@ class PublishResult:
     timestamp: float
     ids: dict[str, str]
     event: bool
+    publish_id: str = ""
+    duplicate: bool = False  # this publish id was delivered before (a resend): nothing delivered again
+    waiting: tuple[str, ...] = ()  # recipients with no live session: the mail waits in their inbox
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["type"] = self.type.value
+        data["waiting"] = list(self.waiting)
+        if self.waiting:
+            data["note"] = waiting_note(self.waiting)
         return data
+
+
+def waiting_note(roles: Sequence[str]) -> str:
+    """One line telling the sender that the recipients are not there (the message is kept)."""
+    names = ", ".join(roles)
+    verb = "has" if len(roles) == 1 else "have"
+    return f"{names} {verb} no live session: the message waits in the inbox until a session takes the role"
 
 
 @dataclass(frozen=True)
@@ -304,6 +319,38 @@ def message_from_row(row: Sequence[object]) -> Message:
     )
 
 
+def new_publish_id() -> str:
+    """A fresh publish id: random, so two clients never share one."""
+    import secrets
+
+    return secrets.token_hex(12)
+
+
+def check_publish_id(publish_id: object) -> str:
+    if not isinstance(publish_id, str) or not _PUBLISH_ID.fullmatch(publish_id):
+        raise InvalidInputError(
+            f"publish id must be 1 to 64 letters, digits or ._:- , got {publish_id!r}",
+            "omit it (one is generated), or resend the id of the publish whose reply was lost",
+        )
+    return publish_id
+
+
+def repeat_digest(sender: str, recipient: str, type: str, body: str) -> str:
+    """What makes two messages 'the same' for the loop guard."""
+    import hashlib
+
+    return hashlib.sha1("\0".join((sender, recipient, type, body)).encode("utf-8")).hexdigest()
+
+
+def loop_error(sender: str, recipient: str, type: str, count: int, ms_left: int, config: Config) -> InvalidInputError:
+    wait = max(1, math.ceil(ms_left / 1000)) if ms_left > 0 else config.repeat_window_seconds
+    return InvalidInputError(
+        f"refused as a loop: {sender} already sent this same {type} to {recipient} {count} times in "
+        f"{config.repeat_window_seconds}s (repeat_limit {config.repeat_limit})",
+        f"do not resend it; change the message, or wait {wait}s",
+    )
+
+
 def ended_error(role: str, session_id: str) -> SessionEndedError:
     return SessionEndedError(
         f"session {session_id} of role {role} has ended", "start a new session, or register explicitly to resume"
@@ -384,9 +431,10 @@ class Store:
         server is looked up again, and so restarted when allowed, and the call made once more."""
         try:
             return call(self.connection)
-        except StoreUnavailableError:
+        except StoreUnavailableError as exc:
             if not callable(self._url):
-                raise
+                # a configured server: `coord redis.up` cannot help, so the fix names the setting
+                raise StoreUnavailableError(exc.message, CONFIGURED_FIX) from None
             self._failed()
         return call(self.connection)
 
@@ -523,29 +571,46 @@ class Store:
             return [r for r in self.config.roles if r != sender]
         return [validate_role(recipient, self.config.roles)]
 
-    def publish(self, sender: str, recipient: str, type: MessageType | str, body: str) -> PublishResult:
-        """Deliver to one role or to all; lifecycle types go to the event log instead of inboxes."""
+    def publish(
+        self, sender: str, recipient: str, type: MessageType | str, body: str, publish_id: str | None = None
+    ) -> PublishResult:
+        """Deliver to one role or to all; lifecycle types go to the event log instead of inboxes.
+
+        Exactly once: every call carries a publish id (generated here unless the caller resends one);
+        the script remembers it with the ids it produced, so a retry after a lost reply (here, or by
+        a caller passing the same id) gets the first delivery's ids back and delivers nothing again.
+        Identical messages beyond repeat_limit within repeat_window_seconds are refused (a loop)."""
         validate_role(sender, self.config.roles)
         kind = parse_type(type)
         check_body(body, self.config.max_body_bytes)
         if recipient != BROADCAST:
             validate_role(recipient, self.config.roles)
+        publish_id = check_publish_id(publish_id) if publish_id is not None else new_publish_id()
         now = float(self.clock())
         if kind in LIFECYCLE_TYPES:
             replies = self._pipeline([[
                 "XADD", self.keys.events, "MAXLEN", "~", EVENTS_MAXLEN, "*",
                 "sender", sender, "recipient", recipient, "type", kind.value, "body", body, "ts", repr(now),
             ]])
-            return PublishResult(sender, recipient, kind, now, {"events": str(replies[0])}, True)
+            return PublishResult(sender, recipient, kind, now, {"events": str(replies[0])}, True, publish_id)
         targets = self.recipients(sender, recipient)
         if not targets:
-            return PublishResult(sender, recipient, kind, now, {}, False)
-        keys: list[str] = []
+            return PublishResult(sender, recipient, kind, now, {}, False, publish_id)
+        keys = [self.keys.published(publish_id), self.keys.repeat(repeat_digest(sender, recipient, kind.value, body))]
         for role in targets:
-            keys += [self.keys.inbox(role), self.keys.pending(role)]
-        reply = self._script(PUBLISH, keys, [sender, recipient, kind.value, body, repr(now)])
-        ids = [str(i) for i in items(reply)]
-        return PublishResult(sender, recipient, kind, now, dict(zip(targets, ids, strict=True)), False)
+            keys += [self.keys.inbox(role), self.keys.pending(role), self.keys.alive(role)]
+        reply = items(self._script(
+            PUBLISH, keys,
+            [sender, recipient, kind.value, body, repr(now), PUBLISH_ID_TTL, self.config.repeat_limit,
+             self.config.repeat_window_seconds],
+        ))
+        if reply[0] == "loop":
+            raise loop_error(sender, recipient, kind.value, int(reply[1]), int(reply[2]), self.config)
+        waits = str(reply[1])
+        waiting = tuple(r for r, flag in zip(targets, waits, strict=True) if flag == "1")
+        ids = [str(i) for i in reply[2:]]
+        return PublishResult(sender, recipient, kind, now, dict(zip(targets, ids, strict=True)), False,
+                             publish_id, duplicate=reply[0] == "dup", waiting=waiting)
 
     def check(self, role: str, limit: int = 50) -> CheckResult:
         """The role's unacknowledged messages, oldest first: read them, act, then ack. A reader that
@@ -629,6 +694,14 @@ def _json_loads(text: str) -> dict[str, object]:
     return data
 
 
+CONFIGURED_FIX = "check that the server runs and that COORD_REDIS_URL / redis_url is right"
+
+
+def unreachable_fix(config: Config) -> str:
+    """How to bring the store back: start the embedded server, or fix the configured one."""
+    return CONFIGURED_FIX if config.redis_url else "start it with `coord redis.up`"
+
+
 def store_namespace(paths: RepoPaths, config: Config) -> str:
     return config.namespace or paths.default_namespace()
 
@@ -649,10 +722,12 @@ def open_store(
     url = embedded.server_url(paths, start=start_server)
 
     def again() -> str:
+        # First the state file's URL (hot path: a file read); after a failed connection the server
+        # must prove it is ours, so a recycled pid or a stale file does not keep every call failing.
         nonlocal url
         if url:
             found, url = url, ""
             return found
-        return embedded.server_url(paths, start=start_server)
+        return embedded.server_url(paths, start=start_server, verified=True)
 
     return Store(again, namespace, config, clock, timeout)

@@ -266,14 +266,14 @@ def claims(c: object, json: bool = False) -> None:
     from coord import claim_store
     from coord.errors import StoreUnavailableError
     from coord.presence import describe_age
-    from coord.store import open_store
+    from coord.store import open_store, unreachable_fix
 
     paths, config = workspace()
     try:
         with open_store(paths, config, start_server=False) as store:
             view = claim_store.read(store)
     except StoreUnavailableError as exc:
-        raise StoreUnavailableError(exc.message, "start it with `coord redis.up`, or check COORD_REDIS_URL") from None
+        raise StoreUnavailableError(exc.message, unreachable_fix(config)) from None
     data = view.to_dict()
     if json:
         print(_json.dumps(data, indent=2))

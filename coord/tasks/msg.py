@@ -52,6 +52,10 @@ def send(c: object, role: str | None = None, type: str | None = None, body: str 
     result = store.publish(actor.role, role, type, body)
     where = "event log" if result.event else ", ".join(f"{r} ({i})" for r, i in result.ids.items()) or "nobody"
     print(f"sent {result.type.value} from {actor.role} to {where}")
+    if result.waiting:
+        from coord.store import waiting_note
+
+        print(f"note: {waiting_note(result.waiting)}")
 
 
 @task(

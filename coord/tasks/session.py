@@ -48,14 +48,15 @@ def find_claude(environ: dict[str, str] | os._Environ[str]) -> str:
 def store_line(paths: RepoPaths, config: Config) -> str:
     """Start the coordination store now (the embedded server when no URL is configured), so the
     agent's first hook finds it; a store that cannot start is a warning, never a failure."""
-    from coord.store import open_store
+    from coord.store import open_store, unreachable_fix
 
     try:
         with open_store(paths, config, start_server=True) as store:
             store.ping()
             return f"coordination store: {store.url}"
     except StoreUnavailableError as exc:
-        return f"coord: warning: {exc.message} (the agent will work uncoordinated until it is up: coord redis.up)"
+        return (f"coord: warning: {exc.message} (the agent will work uncoordinated until it is up: "
+                f"{unreachable_fix(config)})")
 
 
 @task(positional=["role"], help={"role": "the agent role", "launch": "exec claude in the role's checkout now"})

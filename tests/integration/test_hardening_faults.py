@@ -74,6 +74,7 @@ def test_embedded_server_killed_while_publishing(tmp_path: Path) -> None:
     run = crashes.publish_through_kills(tmp_path, 600, [150, 400])
     assert run.kills == 2 and len(run.successes) == 600
     print(f"\n600 publishes, 2 kill -9: {run.failures} refused while down, {run.duplicates} duplicate(s), 0 lost")
+    assert run.duplicates == 0
 
 
 @pytest.mark.parametrize("scenario", sorted(crashes.SCENARIOS))

@@ -189,7 +189,7 @@ def test_redis_down_is_a_tool_error_then_recovers_without_restart(
                 assert (await call(c, "coord_get_presence"))["you"] == "backend"
                 server.stop()
                 down = await call(c, "coord_check_messages")
-                assert down[0] == "error" and "cannot reach Redis" in down[1] and "coord redis.up" in down[1]
+                assert down[0] == "error" and "cannot reach Redis" in down[1] and "COORD_REDIS_URL" in down[1]
                 assert "\n" not in down[1]
                 server.start()  # empty server (no persistence): the service registers again by itself
                 up = await call(c, "coord_publish_message", {"to": "backend", "type": "INFO", "body": "back"})

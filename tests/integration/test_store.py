@@ -310,7 +310,8 @@ def test_unreachable_server_is_one_line_with_the_fix(clock: Clock) -> None:
     with pytest.raises(StoreUnavailableError) as info:
         store.presence()
     line = info.value.line()
-    assert "hunter2" not in line and f"127.0.0.1:{port}" in line and "coord redis.up" in line
+    assert "hunter2" not in line and f"127.0.0.1:{port}" in line
+    assert "COORD_REDIS_URL" in line and "redis.up" not in line
     assert info.value.exit_code == 5
 
 
