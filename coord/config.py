@@ -38,6 +38,7 @@ class Config:
     recent_notifications: int = 5
     claim_ttl_seconds: int = 1800
     claims_when_offline: str = "allow"  # "allow" or "deny": edits/commits when Redis cannot be reached
+    host: str | None = None  # None: this machine's hostname; set per machine (COORD_HOST), not in coord.toml
 
     def agent_roles(self) -> tuple[str, ...]:
         """Roles that get a worktree of their own (all but the main role)."""
@@ -58,10 +59,11 @@ SETTING_HELP: dict[str, str] = {
     "recent_notifications": "how many of the newest pending messages a notification summary shows",
     "claim_ttl_seconds": "default lifetime of a file claim",
     "claims_when_offline": "allow (default) or deny: what the edit hook and commit guard do when Redis is down",
+    "host": "this machine's name in presence (default: its hostname); set per machine with COORD_HOST",
 }
 
 _INT_KEYS = {f.name for f in fields(Config) if f.type == "int"}
-_OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace"}
+_OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace", "host"}
 
 
 def _coerce(key: str, value: object, source: str) -> object:
@@ -97,6 +99,9 @@ def _coerce(key: str, value: object, source: str) -> object:
         return None
     if key == "worktree_dir":
         _check_worktree_dir(value, source)
+    if key == "host" and (len(value) > 200 or not value.isprintable() or not value.strip()):
+        raise ConfigError(f"{source}: host must be a short printable machine name, got {value[:40]!r}",
+                          "e.g. COORD_HOST=build-box-2")
     return value
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from invoke import Collection, task
 
 from coord.config import Config
-from coord.errors import EnvironmentProblemError, StoreUnavailableError
+from coord.errors import EnvironmentProblemError, IdentityError, StoreUnavailableError
 from coord.identity import INSTANCE_ENV
 from coord.repo import RepoPaths
 from coord.tasks.agent import _need_role, print_setup
@@ -56,6 +56,26 @@ def store_line(paths: RepoPaths, config: Config) -> str:
         return f"coord: warning: {exc.message} (the agent will work uncoordinated until it is up: coord redis.up)"
 
 
+def refuse_if_live_elsewhere(paths: RepoPaths, config: Config, role: str) -> None:
+    """A role is held by one live session in the whole team: setting it up on this machine while it
+    is live on another is refused, naming that machine (exit 6). Redis down: not checked here (the
+    agent's hooks check again on every turn)."""
+    from coord.store import open_store
+
+    try:
+        with open_store(paths, config, start_server=True) as store:
+            holder = store.live_elsewhere(role)
+    except StoreUnavailableError:
+        return
+    if holder is not None:
+        raise IdentityError(
+            f"role {role} is live on {holder.host} (session {holder.session_id}, worktree {holder.worktree_path}, "
+            f"last heartbeat {holder.age} ago)",
+            f"end that session first, or wait until it has had no heartbeat for {config.stale_seconds}s; "
+            "use another role meanwhile",
+        )
+
+
 @task(positional=["role"], help={"role": "the agent role", "launch": "exec claude in the role's checkout now"})
 @guarded
 def start(c: object, role: str | None = None, launch: bool = False) -> None:
@@ -64,6 +84,7 @@ def start(c: object, role: str | None = None, launch: bool = False) -> None:
 
     role = _need_role(role, "coord session.start ROLE [--launch]")
     paths, config = workspace()
+    refuse_if_live_elsewhere(paths, config, role)
     result = worktree.setup(paths, config, role)
     print_setup(result, paths.main_root)
     print(store_line(paths, config))
