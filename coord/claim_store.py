@@ -147,8 +147,8 @@ def live_roles(store: Store, records_reply: object, alive_reply: object, now: fl
 
 def read(store: Store) -> ClaimsView:
     """Every claim and every live role, in one round trip."""
-    replies = store.pipeline([["HGETALL", store.keys.claims], *presence_commands(store)])
-    now = float(store.clock())
+    replies = store.pipeline([["HGETALL", store.keys.claims], *presence_commands(store), *store.time_commands()])
+    now = store.now_of(replies)  # the server's: claims expire on one clock, whoever wrote them
     raw_claims = pairs(items(replies[0]))
     claims = []
     for pattern, raw in sorted(raw_claims.items()):

@@ -42,6 +42,7 @@ class Config:
     claims_when_offline: str = "allow"  # "allow" or "deny": edits/commits when Redis cannot be reached
     repeat_limit: int = 3
     repeat_window_seconds: int = 60
+    host: str | None = None  # None: this machine's hostname; set per machine (COORD_HOST), not in coord.toml
     own_claude_worktrees: bool = True  # coord init renders WorktreeCreate/WorktreeRemove hooks
     # Not a setting: the ad-hoc agents recorded on this machine (coord.adhoc), already in roles.
     adhoc_roles: tuple[str, ...] = field(default=(), metadata={"setting": False})
@@ -81,6 +82,7 @@ SETTING_HELP: dict[str, str] = {
     "claims_when_offline": "allow (default) or deny: what the edit hook and commit guard do when Redis is down",
     "repeat_limit": "identical messages (same sender, recipient, type, body) accepted per window; more are a loop",
     "repeat_window_seconds": "the loop guard's window, counted from the first of the identical messages",
+    "host": "this machine's name in presence (default: its hostname); set per machine with COORD_HOST",
     "own_claude_worktrees": "render WorktreeCreate/WorktreeRemove hooks, so `claude --worktree NAME` and "
     "subagent worktrees become coord worktrees (true/false)",
 }
@@ -89,7 +91,7 @@ _INT_KEYS = {f.name for f in fields(Config) if f.type == "int"}
 _BOOL_KEYS = {f.name for f in fields(Config) if f.type == "bool"}
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
-_OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace"}
+_OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace", "host"}
 
 
 def _coerce(key: str, value: object, source: str) -> object:
@@ -133,6 +135,9 @@ def _coerce(key: str, value: object, source: str) -> object:
         return None
     if key == "worktree_dir":
         _check_worktree_dir(value, source)
+    if key == "host" and (len(value) > 200 or not value.isprintable() or not value.strip()):
+        raise ConfigError(f"{source}: host must be a short printable machine name, got {value[:40]!r}",
+                          "e.g. COORD_HOST=build-box-2")
     return value
 
 

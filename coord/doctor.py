@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from coord.repo import RepoPaths
 
 MCP_TIMEOUT = 60.0  # seconds for `coord mcp` to start and list its tools (a cold mcp import is ~1 s)
+CLOCK_NOTE_SECONDS = 5.0  # a local clock further than this from the Redis server's is reported
 
 
 @dataclass(frozen=True)
@@ -143,12 +144,27 @@ def run_checks(start: Path, environ: Mapping[str, str], role: str | None = None,
     return checks
 
 
+def clock_note(offset: float, limit: float = CLOCK_NOTE_SECONDS) -> str:
+    """How far this machine's clock is from the server's, when it matters to a human: coord decides
+    on the server's clock, but commit dates and logs use this one."""
+    if abs(offset) <= limit:
+        return ""
+    side = "ahead of" if offset > 0 else "behind"
+    return (f"; this machine's clock is {abs(offset):.1f} s {side} the Redis server's (coord uses the "
+            "server's; commit dates and logs use this one: sync it with NTP)")
+
+
 def _redis(paths: RepoPaths, config: Config, role: str | None, env: Mapping[str, str]) -> str:
+    import time
+
     from coord.store import open_store
 
     with open_store(paths, config, start_server=False) as store:
         seconds = store.ping()
         detail = f"reachable at {store.url} ({seconds * 1000:.1f} ms)"
+        before = time.time()
+        server = store.server_time()
+        detail += clock_note((before + time.time()) / 2 - server)
         if role:
             mine = next((v for v in store.presence() if v.role == role), None)
             if mine is not None:

@@ -74,3 +74,16 @@ class Keys:
     def warned(self) -> str:
         """SET of conflict fingerprints already announced with CONFLICT_WARNING."""
         return f"{self.prefix}:warned"
+
+    @property
+    def carried(self) -> str:
+        """SET of older namespaces whose data was carried into this one (coord.carry_over)."""
+        return f"{self.prefix}:carried"
+
+    def per_role(self, role: str) -> tuple[str, str, str, str]:
+        """The role's own keys, in the order coord.carry_over passes them: alive, inbox, pending, seen."""
+        return (self.alive(role), self.inbox(role), self.pending(role), self.seen(role))
+
+    def shared(self) -> tuple[str, str, str, str, str]:
+        """The namespace-wide keys: presence, claims, conflicts, warned, events."""
+        return (self.presence, self.claims, self.conflicts, self.warned, self.events)

@@ -38,6 +38,7 @@ class PresenceRecord(NamedTuple):
     registered_at: float
     last_heartbeat: float
     status: str  # Status.ACTIVE or Status.INACTIVE as stored; STALE is derived, never stored
+    host: str = ""  # the machine the session runs on (worktree_path is a path on that machine)
 
     def to_dict(self) -> dict[str, object]:
         return self._asdict()
@@ -51,6 +52,7 @@ class PresenceRecord(NamedTuple):
             _seconds(data.get("registered_at", 0.0)),
             _seconds(data.get("last_heartbeat", 0.0)),
             str(data.get("status", Status.INACTIVE.value)),
+            str(data.get("host", "")),
         )
 
 

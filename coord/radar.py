@@ -71,7 +71,7 @@ return 1
 
 # KEYS: warned, then per warning: inbox a, pending a, inbox b, pending b
 # ARGV: n_forget, forget..., then per warning: fingerprint, recipient a, body a, recipient b, body b;
-#       last: sender, type, ts
+#       last: sender, type, ts ('' = server time)
 # -> the fingerprints announced now (those SADD added: announced exactly once, whoever runs the radar)
 WARN = Script(
     "radar_warn",
@@ -79,6 +79,7 @@ WARN = Script(
 local n = tonumber(ARGV[1])
 for i = 2, 1 + n do redis.call('SREM', KEYS[1], ARGV[i]) end
 local sender, kind, ts = ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
+if ts == '' then ts = num(now_of('')) end
 local out = {}
 local w = 0
 for i = 2 + n, #ARGV - 3, 5 do
@@ -174,9 +175,9 @@ def _read(store: Store, fields: Sequence[str]) -> tuple[dict[str, MergeFacts | N
     commands: list[list[Arg]] = [["SMEMBERS", k.warned], *presence_commands(store)]
     if fields:
         commands.append(["HMGET", k.conflicts, *fields])
-    replies = store.pipeline(commands)
+    replies = store.pipeline([*commands, *store.time_commands()])
     warned = {str(m) for m in items(replies[0])}
-    live = live_roles(store, replies[1], replies[2], float(store.clock()))
+    live = live_roles(store, replies[1], replies[2], store.now_of(replies))
     cache = {}
     if fields:
         cache = {f: MergeFacts.from_json(None if v is None else str(v))
@@ -205,7 +206,7 @@ def _announce(store: Store, plan: WarnPlan) -> list[str]:
     for w in plan.send:
         keys += [k.inbox(w.role_a), k.pending(w.role_a), k.inbox(w.role_b), k.pending(w.role_b)]
         args += [w.fingerprint, w.role_a, w.body_a, w.role_b, w.body_b]
-    args += [RADAR_SENDER, MessageType.CONFLICT_WARNING.value, repr(float(store.clock()))]
+    args += [RADAR_SENDER, MessageType.CONFLICT_WARNING.value, store.now_arg()]
     return [str(x) for x in items(store.run_script(WARN, keys, args))]
 
 

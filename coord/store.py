@@ -57,6 +57,7 @@ class PresenceView(NamedTuple):
     registered_at: float | None
     last_heartbeat: float | None
     configured: bool = True  # False: registered once, no longer in the configured roles
+    host: str | None = None  # the machine the session runs on; worktree_path is a path there
 
     def to_dict(self) -> dict[str, object]:
         # by hand: dataclasses.asdict deep-copies every field and dominated presence() at 200 roles
@@ -70,6 +71,7 @@ class PresenceView(NamedTuple):
             "registered_at": self.registered_at,
             "last_heartbeat": self.last_heartbeat,
             "configured": self.configured,
+            "host": self.host,
         }
 
     def summary(self) -> dict[str, object]:
@@ -82,6 +84,7 @@ class PresenceView(NamedTuple):
             "stale": self.stale,
             "seconds_since_heartbeat": None if age is None else round(age, 1),
             "session_id": self.session_id,
+            "host": self.host,
         }
 
     @property
@@ -270,6 +273,7 @@ def view(
         registered_at=record.registered_at,
         last_heartbeat=record.last_heartbeat,
         configured=configured,
+        host=record.host or None,
     )
 
 
@@ -293,6 +297,13 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def this_host() -> str:
+    """This machine's name as presence shows it (the `host` setting, COORD_HOST, overrides it)."""
+    import socket
+
+    return socket.gethostname() or "localhost"
+
+
 def check_limit(limit: object, name: str = "limit") -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidInputError(f"{name} must be a whole number from 1 to {MAX_LIMIT}", f"got {limit!r}")
@@ -306,16 +317,28 @@ def _float(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def seconds_of(reply: object) -> float:
+    """A TIME reply [seconds, microseconds] as Unix seconds."""
+    sec, usec = items(reply)
+    return int(str(sec)) + int(str(usec)) / 1_000_000
+
+
+def id_seconds(stream_id: str) -> float:
+    """The server's time when it made a stream id '<ms>-<seq>'."""
+    return int(stream_id.split("-", 1)[0]) / 1000
+
+
 def message_from_row(row: Sequence[object]) -> Message:
-    """A stream entry [id, [field, value, ...]] as a Message."""
+    """A stream entry [id, [field, value, ...]] as a Message; without a ts field, the id's time."""
     fields = pairs(items(row[1]))
+    ts = fields.get("ts")
     return Message(
         id=str(row[0]),
         sender=str(fields.get("sender", "")),
         recipient=str(fields.get("recipient", "")),
         type=str(fields.get("type", "")),
         body=str(fields.get("body", "")),
-        timestamp=resp_number(fields.get("ts", 0.0)),
+        timestamp=resp_number(ts) if ts not in (None, "") else id_seconds(str(row[0])),
     )
 
 
@@ -357,10 +380,11 @@ def ended_error(role: str, session_id: str) -> SessionEndedError:
     )
 
 
-def held_error(role: str, holder: str, age: float | None) -> IdentityError:
+def held_error(role: str, holder: str, age: float | None, host: str = "") -> IdentityError:
     shown = "" if age is None else f", last heartbeat {describe_age(age)} ago"
+    where = f" on {host}" if host else ""
     return IdentityError(
-        f"role {role} is held by another live session ({holder}{shown})",
+        f"role {role} is held by another live session{where} ({holder}{shown})",
         "end that session first, or wait until it goes stale; use another role meanwhile",
     )
 
@@ -371,7 +395,10 @@ class Store:
 
     `url` is a URL or a callable returning one: the callable is asked again after the server
     could not be reached, so an embedded server restarted on another port is found again.
-    `clock` returns Unix seconds; tests inject it to cross the stale boundary exactly.
+    `clock` None (the default): every time that decides something (heartbeats, staleness, claim
+    expiry, message timestamps) is the Redis server's (TIME in the scripts and pipelines), so the
+    machines of a team may disagree about the time without taking over each other's roles. A
+    callable returning Unix seconds replaces it; tests inject one to cross the stale boundary exactly.
     """
 
     def __init__(
@@ -379,17 +406,22 @@ class Store:
         url: str | Callable[[], str],
         namespace: str,
         config: Config,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        carry_from: Sequence[str] = (),
+        on_carried: Callable[[str], None] | None = None,
     ) -> None:
         self._url = url
         self.namespace = clean_namespace(namespace)
         self.keys = Keys(self.namespace)
         self.config = config
         self.clock = clock
+        self.host = config.host or this_host()
         self.timeout = timeout
         self._conn: Connection | None = None
         self._spent = 0  # round trips of connections already dropped
+        self._carry_from = tuple(clean_namespace(n) for n in carry_from if clean_namespace(n) != self.namespace)
+        self._on_carried = on_carried
 
     # -- plumbing -----------------------------------------------------------------------
     @property
@@ -430,6 +462,8 @@ class Store:
         """Run call on the connection. With a URL callable (the embedded server), an unreachable
         server is looked up again, and so restarted when allowed, and the call made once more."""
         try:
+            if self._carry_from:
+                self._carry(self.connection)
             return call(self.connection)
         except StoreUnavailableError as exc:
             if not callable(self._url):
@@ -437,6 +471,24 @@ class Store:
                 raise StoreUnavailableError(exc.message, CONFIGURED_FIX) from None
             self._failed()
         return call(self.connection)
+
+    def _carry(self, conn: Connection) -> None:
+        """First use after an upgrade or a first commit: bring older namespaces' data here before
+        anything reads this one (coord.carry_over). An error reply (an ACL that does not cover the
+        old keys) leaves the old data where it is and is not retried by this process."""
+        from coord.carry_over import carry_over
+
+        while self._carry_from:
+            old = self._carry_from[0]
+            try:
+                carry_over(conn, old, self.namespace, self.config.roles)
+            except RespError as exc:
+                if exc.kind != "NOPERM":
+                    self._carry_from = ()
+                    return
+            self._carry_from = self._carry_from[1:]
+            if self._on_carried is not None:
+                self._on_carried(old)
 
     def _script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> object:
         try:
@@ -467,6 +519,25 @@ class Store:
         """Several commands in one round trip; an error reply raises StoreUnavailableError."""
         return self._pipeline(commands)
 
+    # -- time -----------------------------------------------------------------------------
+    def time_commands(self) -> list[list[Arg]]:
+        """Append to a pipeline whose reads decide on time: [TIME] unless a clock is injected."""
+        return [["TIME"]] if self.clock is None else []
+
+    def now_of(self, replies: Sequence[object]) -> float:
+        """The time of a pipeline built with time_commands() (its last reply), in Unix seconds."""
+        if self.clock is not None:
+            return float(self.clock())
+        return seconds_of(replies[-1])
+
+    def now_arg(self) -> str:
+        """The `now` argument of a script: '' lets the script read the server's TIME itself."""
+        return "" if self.clock is None else repr(float(self.clock()))
+
+    def server_time(self) -> float:
+        """The server's clock, Unix seconds (doctor compares it with this machine's)."""
+        return seconds_of(self._pipeline([["TIME"]])[0])
+
     def ping(self) -> float:
         """Round-trip time in seconds (doctor, redis.status)."""
         start = time.perf_counter()
@@ -486,14 +557,14 @@ class Store:
         reply = self._script(
             REGISTER,
             [self.keys.presence, self.keys.alive(role)],
-            [role, session_id, worktree_path, float(self.clock()), self.config.stale_seconds,
-             self.config.presence_ttl_seconds, "1" if revive else "0"],
+            [role, session_id, worktree_path, self.now_arg(), self.config.stale_seconds,
+             self.config.presence_ttl_seconds, "1" if revive else "0", self.host],
         )
         state = items(reply)
         if state[0] == "ended":
             raise ended_error(role, session_id)
         if state[0] == "held":
-            raise held_error(role, str(state[1]), _float(state[2]))
+            raise held_error(role, str(state[1]), _float(state[2]), str(state[3]))
         return RegisterResult(
             role=role,
             session_id=session_id,
@@ -510,7 +581,7 @@ class Store:
         reply = self._script(
             HEARTBEAT,
             [self.keys.presence, self.keys.alive(role)],
-            [role, session_id, float(self.clock()), self.config.stale_seconds, self.config.presence_ttl_seconds,
+            [role, session_id, self.now_arg(), self.config.stale_seconds, self.config.presence_ttl_seconds,
              "1" if revive else "0"],
         )
         state = items(reply)
@@ -554,15 +625,24 @@ class Store:
         configured. One round trip: the presence hash and every configured role's liveness key."""
         roles = self.config.roles
         replies = self._pipeline(
-            [["HGETALL", self.keys.presence], ["MGET", *(self.keys.alive(r) for r in roles)]]
+            [["HGETALL", self.keys.presence], ["MGET", *(self.keys.alive(r) for r in roles)], *self.time_commands()]
         )
-        now = float(self.clock())
+        now = self.now_of(replies)
         records = decode_records(pairs(items(replies[0])))
         alive = {r: None if v is None else str(v) for r, v in zip(roles, items(replies[1]), strict=True)}
         views = [view(r, records.get(r), alive.get(r), now, self.config.stale_seconds) for r in roles]
         for role in sorted(set(records) - set(roles)):
             views.append(view(role, records[role], None, now, self.config.stale_seconds, configured=False))
         return views
+
+    def live_elsewhere(self, role: str) -> PresenceView | None:
+        """The role's view when a live session holds it on ANOTHER machine (one holder team-wide),
+        else None."""
+        validate_role(role, self.config.roles)
+        found = next((v for v in self.presence() if v.role == role), None)
+        if found is None or found.status is not Status.ACTIVE or not found.host or found.host == self.host:
+            return None
+        return found
 
     # -- messages -----------------------------------------------------------------------
     def recipients(self, sender: str, recipient: str) -> list[str]:
@@ -586,30 +666,34 @@ class Store:
         if recipient != BROADCAST:
             validate_role(recipient, self.config.roles)
         publish_id = check_publish_id(publish_id) if publish_id is not None else new_publish_id()
-        now = float(self.clock())
         if kind in LIFECYCLE_TYPES:
+            # server time: no ts field; the entry id is the server's millisecond clock (message_from_row)
+            stamp = [] if self.clock is None else ["ts", repr(float(self.clock()))]
             replies = self._pipeline([[
                 "XADD", self.keys.events, "MAXLEN", "~", EVENTS_MAXLEN, "*",
-                "sender", sender, "recipient", recipient, "type", kind.value, "body", body, "ts", repr(now),
+                "sender", sender, "recipient", recipient, "type", kind.value, "body", body, *stamp,
             ]])
-            return PublishResult(sender, recipient, kind, now, {"events": str(replies[0])}, True, publish_id)
+            event_id = str(replies[0])
+            when = float(stamp[1]) if stamp else id_seconds(event_id)
+            return PublishResult(sender, recipient, kind, when, {"events": event_id}, True, publish_id)
         targets = self.recipients(sender, recipient)
         if not targets:
-            return PublishResult(sender, recipient, kind, now, {}, False, publish_id)
+            return PublishResult(sender, recipient, kind, 0.0, {}, False, publish_id)
         keys = [self.keys.published(publish_id), self.keys.repeat(repeat_digest(sender, recipient, kind.value, body))]
         for role in targets:
             keys += [self.keys.inbox(role), self.keys.pending(role), self.keys.alive(role)]
         reply = items(self._script(
             PUBLISH, keys,
-            [sender, recipient, kind.value, body, repr(now), PUBLISH_ID_TTL, self.config.repeat_limit,
+            [sender, recipient, kind.value, body, self.now_arg(), PUBLISH_ID_TTL, self.config.repeat_limit,
              self.config.repeat_window_seconds],
         ))
         if reply[0] == "loop":
-            raise loop_error(sender, recipient, kind.value, int(reply[1]), int(reply[2]), self.config)
+            raise loop_error(sender, recipient, kind.value, int(str(reply[1])), int(str(reply[2])), self.config)
         waits = str(reply[1])
         waiting = tuple(r for r, flag in zip(targets, waits, strict=True) if flag == "1")
-        ids = [str(i) for i in reply[2:]]
-        return PublishResult(sender, recipient, kind, now, dict(zip(targets, ids, strict=True)), False,
+        stamped = float(str(reply[2]))
+        ids = [str(i) for i in reply[3:]]
+        return PublishResult(sender, recipient, kind, stamped, dict(zip(targets, ids, strict=True)), False,
                              publish_id, duplicate=reply[0] == "dup", waiting=waiting)
 
     def check(self, role: str, limit: int = 50) -> CheckResult:
@@ -664,8 +748,8 @@ class Store:
         reply = items(self._script(
             TURN,
             [k.presence, k.alive(role), k.inbox(role), k.pending(role), k.seen(role)],
-            [role, session_id, worktree_path or "", float(self.clock()), self.config.stale_seconds,
-             self.config.presence_ttl_seconds, limit],
+            [role, session_id, worktree_path or "", self.now_arg(), self.config.stale_seconds,
+             self.config.presence_ttl_seconds, limit, self.host],
         ))
         return TurnResult(
             role=role,
@@ -703,20 +787,37 @@ def unreachable_fix(config: Config) -> str:
 
 
 def store_namespace(paths: RepoPaths, config: Config) -> str:
-    return config.namespace or paths.default_namespace()
+    """The `namespace` setting, else the project's (coord.namespace: from the root commit)."""
+    if config.namespace:
+        return config.namespace
+    from coord.namespace import resolve
+
+    return resolve(paths).namespace
 
 
 def open_store(
-    paths: RepoPaths, config: Config, start_server: bool = True, clock: Callable[[], float] = time.time,
+    paths: RepoPaths, config: Config, start_server: bool = True, clock: Callable[[], float] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Store:
     """The store for a repository: config.redis_url when set, else the repository's embedded server
     (started when start_server and not running; else StoreUnavailableError with the fix). The
     not-running check reads a state file only, so the per-prompt hook stays fast. No connection is
     opened until the first call."""
-    namespace = store_namespace(paths, config)
+    carry: tuple[str, ...] = ()
+    on_carried: Callable[[str], None] | None = None
+    if config.namespace:
+        namespace = config.namespace
+    else:
+        from coord import namespace as project
+
+        choice = project.resolve(paths)
+        namespace, carry = choice.namespace, choice.carry_from
+
+        def on_carried(old: str) -> None:
+            project.mark_carried(paths, old)
+
     if config.redis_url:
-        return Store(config.redis_url, namespace, config, clock, timeout)
+        return Store(config.redis_url, namespace, config, clock, timeout, carry, on_carried)
     from coord import embedded
 
     url = embedded.server_url(paths, start=start_server)
@@ -730,4 +831,4 @@ def open_store(
             return found
         return embedded.server_url(paths, start=start_server, verified=True)
 
-    return Store(again, namespace, config, clock, timeout)
+    return Store(again, namespace, config, clock, timeout, carry, on_carried)

@@ -123,7 +123,7 @@ def events(c: object, json: bool = False, limit: int = 20) -> None:
 @task(help={"json": "print a JSON array"})
 @guarded
 def presence(c: object, json: bool = False) -> None:
-    """Every role: status (active / stale / inactive / absent), last heartbeat age, worktree."""
+    """Every role: status (active / stale / inactive / absent), last heartbeat age, host, worktree."""
     from coord.store import open_store
 
     paths, config = workspace()
@@ -131,14 +131,14 @@ def presence(c: object, json: bool = False) -> None:
     if json:
         print(_json.dumps([v.to_dict() for v in views], indent=2))
         return
-    rows = [("ROLE", "STATUS", "AGE", "SESSION", "WORKTREE")]
+    rows = [("ROLE", "STATUS", "AGE", "SESSION", "HOST", "WORKTREE")]
     for v in views:
         session = (v.session_id or "-")[:12]
         rows.append((v.role + ("" if v.configured else " (unconfigured)"), v.status.value, v.age, session,
-                     v.worktree_path or "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+                     v.host or "-", v.worktree_path or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:4])) + "  " + r[4])
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:5])) + "  " + r[5])
 
 
 @task

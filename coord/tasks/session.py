@@ -12,7 +12,7 @@ from invoke.collection import Collection
 from invoke.tasks import Task, task
 
 from coord.config import Config
-from coord.errors import EnvironmentProblemError, StoreUnavailableError
+from coord.errors import EnvironmentProblemError, IdentityError, StoreUnavailableError
 from coord.identity import INSTANCE_ENV
 from coord.repo import RepoPaths
 from coord.tasks.agent import print_setup, setup_and_render
@@ -59,12 +59,33 @@ def store_line(paths: RepoPaths, config: Config) -> str:
                 f"{unreachable_fix(config)})")
 
 
+def refuse_if_live_elsewhere(paths: RepoPaths, config: Config, role: str) -> None:
+    """A role is held by one live session in the whole team: setting it up on this machine while it
+    is live on another is refused, naming that machine (exit 6). Redis down: not checked here (the
+    agent's hooks check again on every turn)."""
+    from coord.store import open_store
+
+    try:
+        with open_store(paths, config, start_server=True) as store:
+            holder = store.live_elsewhere(role)
+    except StoreUnavailableError:
+        return
+    if holder is not None:
+        raise IdentityError(
+            f"role {role} is live on {holder.host} (session {holder.session_id}, worktree {holder.worktree_path}, "
+            f"last heartbeat {holder.age} ago)",
+            f"end that session first, or wait until it has had no heartbeat for {config.stale_seconds}s; "
+            "use another role meanwhile",
+        )
+
+
 @task(positional=["role"], help={"role": "the agent role", "launch": "exec claude in the role's checkout now"})
 @guarded
 def start(c: object, role: str | None = None, launch: bool = False) -> None:
     """Set ROLE up (idempotent) and print how to start its agent; --launch starts it."""
     role = need_role(role, "coord session.start ROLE [--launch]")
     paths, config = workspace()
+    refuse_if_live_elsewhere(paths, config, role)
     result, notes = setup_and_render(paths, config, role, commands(c))
     print_setup(result, paths.main_root, notes)
     print(store_line(paths, config))

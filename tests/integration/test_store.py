@@ -73,7 +73,7 @@ def test_register_writes_the_record_and_alive_key(store: Store, raw: redis.Redis
     record = json.loads(raw.hget(keys.presence, "backend"))
     assert record == {
         "role": "backend", "session_id": "s1", "worktree_path": "/repo/.worktrees/backend",
-        "registered_at": clock.now, "last_heartbeat": clock.now, "status": "active",
+        "registered_at": clock.now, "last_heartbeat": clock.now, "status": "active", "host": store.host,
     }
     assert raw.get(keys.alive("backend")) == "s1"
     assert 290 < raw.ttl(keys.alive("backend")) <= 300
