@@ -688,7 +688,8 @@ class Store:
              self.config.repeat_window_seconds],
         ))
         if reply[0] == "loop":
-            raise loop_error(sender, recipient, kind.value, int(str(reply[1])), int(str(reply[2])), self.config)
+            sent, window = int(resp_number(reply[1])), int(resp_number(reply[2]))
+            raise loop_error(sender, recipient, kind.value, sent, window, self.config)
         waits = str(reply[1])
         waiting = tuple(r for r, flag in zip(targets, waits, strict=True) if flag == "1")
         stamped = float(str(reply[2]))
