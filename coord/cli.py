@@ -12,6 +12,30 @@ from typing import Any
 
 USAGE_EXIT_CODE = 2  # coord.errors.InvalidInputError's code; invoke would use 1, coord's merge-conflict code
 MCP_ARGV = ["mcp"]  # `coord mcp`, exactly: served without invoke
+# Tasks taking any number of roles: invoke has no variadic positionals, so `coord team.up backend qa`
+# becomes `coord team.up --role backend --role qa` before invoke parses it.
+ROLE_LIST_TASKS = frozenset({"team.up", "team.down", "team.attach"})
+
+
+def spread_roles(argv: list[str]) -> list[str]:
+    """Bare words after a ROLE_LIST_TASKS task (role names never hold a '.', task names do) become
+    --role WORD; flags and their values pass through untouched."""
+    out: list[str] = []
+    inside = value_next = False
+    for word in argv:
+        if word in ROLE_LIST_TASKS:
+            inside, value_next = True, False
+        elif inside and value_next:
+            value_next = False
+        elif inside and word in ("--role", "-r"):
+            value_next = True
+        elif inside and not word.startswith("-") and "." not in word:
+            out += ["--role", word]
+            continue
+        elif not word.startswith("-"):
+            inside = False
+        out.append(word)
+    return out
 
 
 def _build_program() -> Any:
@@ -62,7 +86,10 @@ def main() -> None:
 
         serve_mcp()
         return
-    __getattr__("program").run()
+    argv = sys.argv
+    if ROLE_LIST_TASKS.intersection(argv[1:]):
+        argv = [argv[0], *spread_roles(argv[1:])]
+    __getattr__("program").run(argv)
 
 
 if __name__ == "__main__":

@@ -64,3 +64,8 @@ class Keys:
     def warned(self) -> str:
         """SET of conflict fingerprints already announced with CONFLICT_WARNING."""
         return f"{self.prefix}:warned"
+
+    @property
+    def counts(self) -> str:
+        """HASH "tip..base" -> "ahead behind": commit counts cached by both commits (coord status)."""
+        return f"{self.prefix}:counts"

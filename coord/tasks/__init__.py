@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from coord.tasks import agent, msg, redis, rules, session
+from coord.tasks import agent, msg, redis, rules, session, team
 
-MODULES = (agent, session, redis, msg, rules)
+MODULES = (agent, session, redis, msg, rules, team)
 
 
 def build_namespace() -> Collection:
