@@ -86,7 +86,7 @@ class Tmux:
         if proc.returncode != 0:
             words = proc.stderr.strip().splitlines()
             line = words[0] if words else f"exit {proc.returncode}"
-            if ok_missing and re.search(r"no server running|can't find|no such|error connecting|not found", line):
+            if ok_missing and re.search(r"no server running|server exited|can.t find|no such|error connecting|not found", line):
                 return ""
             raise TmuxError(f"tmux {args[0]} failed: {line}")
         return proc.stdout
