@@ -54,6 +54,8 @@ class Snapshot:
     messages: list[Message] = field(default_factory=list)  # newest first, broadcast copies merged
     pairs: list[PairResult] = field(default_factory=list)
     tips: dict[str, str] = field(default_factory=dict)  # role -> tip commit
+    facts: dict[str, GitFacts] = field(default_factory=dict)  # role -> its checkout, in git's order
+    unanswered: int = 0  # branch pairs the radar cache had no answer for
     git_error: str = ""
     taken_at: float = 0.0
 
@@ -211,29 +213,37 @@ def gather(
     paths: RepoPaths, config: Config, store: Store | None, roles: Sequence[str] | None = None,
     clock: Callable[[], float] = time.time, environ: Mapping[str, str] | None = None,
     pool: ThreadPoolExecutor | None = None, dirty_cache: Mapping[str, bool] | None = None,
+    worktrees_only: bool = False,
 ) -> Snapshot:
     """Every role's row. store None: Redis facts unknown (presence "unknown"), git still read.
-    dirty_cache (the cockpit between full refreshes): reuse these dirty flags instead of running git status."""
-    roles = list(config.roles if roles is None else roles)
+    dirty_cache (the cockpit between full refreshes): reuse these dirty flags instead of running git status.
+    worktrees_only (agent.list): the rows are the worktrees in the worktree folder, configured or not."""
     own_pool = pool is None
     pool = pool or ThreadPoolExecutor(GIT_WORKERS, thread_name_prefix="coord-git")
     try:
-        return _gather(paths, config, store, roles, clock, environ, pool, dirty_cache)
+        return _gather(paths, config, store, roles, clock, environ, pool, dirty_cache, worktrees_only)
     finally:
         if own_pool:
             pool.shutdown(wait=True)
 
 
 def _gather(
-    paths: RepoPaths, config: Config, store: Store | None, roles: list[str], clock: Callable[[], float],
+    paths: RepoPaths, config: Config, store: Store | None, asked: Sequence[str] | None, clock: Callable[[], float],
     environ: Mapping[str, str] | None, pool: ThreadPoolExecutor, dirty_cache: Mapping[str, bool] | None,
+    worktrees_only: bool,
 ) -> Snapshot:
     git_error = ""
     try:
         entries = list_worktrees(paths)
     except CoordError as exc:
         entries, git_error = [], exc.message
-    by_role = {r: e for r, e in role_entries(paths, config, entries).items() if r in roles}
+    found = role_entries(paths, config, entries)
+    if worktrees_only:
+        found.pop(config.main_role, None)
+        roles = list(found)
+    else:
+        roles = list(config.roles if asked is None else asked)
+    by_role = {r: e for r, e in found.items() if r in roles}
     dirty_jobs: dict[str, Future[bool]] = {}
     for role, entry in by_role.items():
         if dirty_cache is not None and role in dirty_cache:
@@ -298,7 +308,8 @@ def _gather(
     results = [result_of(p, cache.get(p.cache_field), True) for p in pairs
                if p.a.tip == p.b.tip or cache.get(p.cache_field) is not None]
     rows = build_rows(roles, stored, facts, conflicts_by_role(results), local_host(environ), now)
-    return Snapshot(rows, stored, messages, results, {t.role: t.tip for t in tips}, git_error, now)
+    return Snapshot(rows=rows, stored=stored, messages=messages, pairs=results, tips={t.role: t.tip for t in tips},
+                    facts=facts, unanswered=len(pairs) - len(results), git_error=git_error, taken_at=now)
 
 
 def _save_counts(store: Store, new: Mapping[str, str], current: set[str], old: Mapping[str, str]) -> None:

@@ -23,6 +23,7 @@ INSTALL_HINT = "install tmux 3.0 or newer: apt-get install tmux, brew install tm
 _FIELDS = ("#{window_id}", "#{window_name}", "#{pane_id}", "#{pane_pid}", "#{pane_dead}",
            "#{pane_current_path}", "#{pane_current_command}")
 _SEP = "\t"
+_MISSING = re.compile(r"no server running|server exited|can.t find|no such|error connecting|not found")
 
 
 class TmuxError(CoordError):
@@ -86,7 +87,7 @@ class Tmux:
         if proc.returncode != 0:
             words = proc.stderr.strip().splitlines()
             line = words[0] if words else f"exit {proc.returncode}"
-            if ok_missing and re.search(r"no server running|server exited|can.t find|no such|error connecting|not found", line):
+            if ok_missing and _MISSING.search(line):
                 return ""
             raise TmuxError(f"tmux {args[0]} failed: {line}")
         return proc.stdout
