@@ -114,6 +114,7 @@ class CockpitApp(App[None]):
         self._force = threading.Event()
         self._thread: threading.Thread | None = None
         self.updates = 0  # snapshots applied (tests wait on it)
+        self.last_notice = ""  # the outcome of the last action, also shown at the start of the banner
         self.sync = sync_function()
 
     # -- layout ----------------------------------------------------------------------------------
@@ -175,11 +176,13 @@ class CockpitApp(App[None]):
         if snap.stored.reachable:
             text = f"{self.paths.main_root.name}: {roles} roles · Redis ok"
         else:
-            text = f"Redis unreachable: {snap.stored.error} · retrying every {self.interval:g}s"
+            text = f"Redis unreachable, retrying every {self.interval:g}s: {snap.stored.error}"
         if snap.git_error:
             text += f" · git: {snap.git_error}"
         if self.sync is None:
             text += " · sync: not in this coord yet"
+        if self.last_notice:
+            text = f"{self.last_notice} · {text}"
         self._show_banner(text, not snap.stored.reachable)
         self._fill_team(attention_order(snap.rows))
         self._fill_mail(snap)
@@ -319,6 +322,7 @@ class CockpitApp(App[None]):
                 message, severity = f"{exc.line()}: {', '.join(exc.files)}", "error"
             except CoordError as exc:
                 message, severity = exc.line(), "error"
+            self.last_notice = message
             self.call_from_thread(self.notify, message, severity=severity, timeout=8)
             self.refresh_now()
 
