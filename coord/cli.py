@@ -92,6 +92,32 @@ def _positional_usage(task: Any) -> str:
     return " ".join(arg.name.upper() for arg in task.get_arguments() if arg.positional)
 
 
+# Tasks taking any number of roles: invoke has no variadic positionals, so `coord team.up backend qa`
+# becomes `coord team.up --role backend --role qa` before invoke parses it.
+ROLE_LIST_TASKS = frozenset({"team.up", "team.down", "team.attach"})
+
+
+def spread_roles(argv: list[str]) -> list[str]:
+    """Bare words after a ROLE_LIST_TASKS task (role names never hold a '.', task names do) become
+    --role WORD; flags and their values pass through untouched."""
+    out: list[str] = []
+    inside = value_next = False
+    for word in argv:
+        if word in ROLE_LIST_TASKS:
+            inside, value_next = True, False
+        elif inside and value_next:
+            value_next = False
+        elif inside and word in ("--role", "-r"):
+            value_next = True
+        elif inside and not word.startswith("-") and "." not in word:
+            out += ["--role", word]
+            continue
+        elif not word.startswith("-"):
+            inside = False
+        out.append(word)
+    return out
+
+
 def _build_program() -> Any:
     invoke = _import_invoke()
     from invoke.exceptions import Exit, ParseError
@@ -228,8 +254,11 @@ def main() -> None:
 
         print(f"coord {__version__}")
         return
+    argv = normalized_argv(sys.argv)
+    if ROLE_LIST_TASKS.intersection(argv[1:]):
+        argv = [argv[0], *spread_roles(argv[1:])]
     try:
-        __getattr__("program").run(normalized_argv(sys.argv))
+        __getattr__("program").run(argv)
     except BrokenPipeError:  # `coord help | head`: the reader left, nothing to report
         sys.stderr.close()
         sys.exit(0)

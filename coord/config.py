@@ -46,6 +46,18 @@ class Config:
     own_claude_worktrees: bool = True  # coord init renders WorktreeCreate/WorktreeRemove hooks
     # Not a setting: the ad-hoc agents recorded on this machine (coord.adhoc), already in roles.
     adhoc_roles: tuple[str, ...] = field(default=(), metadata={"setting": False})
+    team: tuple[str, ...] = ()  # roles `coord team.up` starts with no ROLE given; () = every role
+    agent_command: str = "claude"  # the agent CLI team.up starts in each role's tmux window
+    agent_command_by_role: tuple[tuple[str, str], ...] = ()  # (role, command): overrides agent_command
+
+    def team_roles(self) -> tuple[str, ...]:
+        """The roles team.up starts by default, main role included, in configured order."""
+        wanted = set(self.team) if self.team else set(self.roles)
+        return tuple(r for r in self.roles if r in wanted)
+
+    def agent_command_for(self, role: str) -> str:
+        """The command line started for role: its own override, else agent_command."""
+        return dict(self.agent_command_by_role).get(role, self.agent_command)
 
     def agent_roles(self) -> tuple[str, ...]:
         """Roles that get a worktree of their own (all but the main role), ad-hoc agents included."""
@@ -85,6 +97,9 @@ SETTING_HELP: dict[str, str] = {
     "host": "this machine's name in presence (default: its hostname); set per machine with COORD_HOST",
     "own_claude_worktrees": "render WorktreeCreate/WorktreeRemove hooks, so `claude --worktree NAME` and "
     "subagent worktrees become coord worktrees (true/false)",
+    "team": "roles `coord team.up` starts when none are named (default: every role)",
+    "agent_command": "the agent command line team.up runs in each role's tmux window",
+    "agent_command_by_role": "per-role agent commands: a [agent_command_by_role] table (JSON object in the env)",
 }
 
 _INT_KEYS = {f.name for f in fields(Config) if f.type == "int"}
@@ -94,8 +109,56 @@ _FALSE = ("0", "false", "no", "off")
 _OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace", "host"}
 
 
+def _role_list(value: object, source: str, key: str) -> tuple[str, ...]:
+    """A list of role names (TOML list, or comma-separated in the environment), checked."""
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = [v.strip() for v in value]
+    else:
+        raise ConfigError(f"{source}: {key} must be a list of role names", f'e.g. {key} = ["pm", "backend"]')
+    if len(set(items)) != len(items):
+        raise ConfigError(f"{source}: {key} has duplicates", "list each role once")
+    for item in items:
+        try:
+            check_role_syntax(item)
+        except InvalidInputError as exc:
+            raise ConfigError(f"{source}: {exc.message}", exc.fix) from None
+    return tuple(items)
+
+
+def _command_table(value: object, source: str) -> tuple[tuple[str, str], ...]:
+    """[agent_command_by_role] in TOML, or a JSON object in COORD_AGENT_COMMAND_BY_ROLE."""
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            value = None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(
+            f"{source}: agent_command_by_role must map role names to command lines",
+            'e.g. [agent_command_by_role] then qa = "claude --model haiku"',
+        )
+    for role, command in value.items():
+        try:
+            check_role_syntax(role)
+        except InvalidInputError as exc:
+            raise ConfigError(f"{source}: agent_command_by_role: {exc.message}", exc.fix) from None
+        if not command.strip():
+            raise ConfigError(f"{source}: agent_command_by_role.{role} is empty", "name the command to run")
+    return tuple(sorted(value.items()))
+
+
 def _coerce(key: str, value: object, source: str) -> object:
     """Turn a raw TOML or environment value into the field's type, or say what is wrong."""
+    if key == "team":
+        return _role_list(value, source, key)
+    if key == "agent_command_by_role":
+        return _command_table(value, source)
+    if key == "agent_command" and isinstance(value, str) and not value.strip():
+        raise ConfigError(f"{source}: agent_command is empty", 'name the agent CLI, e.g. agent_command = "claude"')
     if key == "roles":
         if isinstance(value, str):
             items = [v.strip() for v in value.split(",") if v.strip()]
@@ -183,6 +246,12 @@ def load_config(root: Path | None, environ: Mapping[str, str] | None = None) -> 
         raise ConfigError(
             f"main_role {config.main_role!r} is not one of the roles ({', '.join(config.roles)})",
             "add it to roles or change main_role",
+        )
+    unknown_team = [r for r in (*config.team, *dict(config.agent_command_by_role)) if r not in config.roles]
+    if unknown_team:
+        raise ConfigError(
+            f"team settings name roles that are not configured: {', '.join(sorted(set(unknown_team)))}",
+            f"use some of: {', '.join(config.roles)}",
         )
     from coord.claims import check_offline_policy
 

@@ -87,3 +87,8 @@ class Keys:
     def shared(self) -> tuple[str, str, str, str, str]:
         """The namespace-wide keys: presence, claims, conflicts, warned, events."""
         return (self.presence, self.claims, self.conflicts, self.warned, self.events)
+
+    @property
+    def counts(self) -> str:
+        """HASH "tip..base" -> "ahead behind": commit counts cached by both commits (coord status)."""
+        return f"{self.prefix}:counts"

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
-from coord.tasks import agent, msg, redis, rules, session
+from coord.tasks import agent, msg, redis, rules, session, team
 from coord.tasks.boundary import COMMANDS_KEY
 
-MODULES = (agent, session, redis, msg, rules)
+MODULES = (agent, session, redis, msg, rules, team)
 
 
 def command_table(collection: Collection) -> list[tuple[str, str]]:

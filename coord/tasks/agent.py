@@ -84,10 +84,10 @@ def setup(c: object, role: str | None = None, base: str | None = None) -> None:
 def list_(c: object, json: bool = False) -> None:
     """Every agent worktree: branch, head, dirty, ahead/behind the base branch, presence."""
     from coord import worktree
+    from coord.team.listing import list_agents
 
     paths, config = workspace()
-    agents = worktree.list_agents(paths, config)
-    with_whom = _conflicts_with(paths, config) if agents else {}
+    agents, with_whom = list_agents(paths, config, lambda line: print(f"coord: warning: {line}", file=sys.stderr))
     if json:
         print(_json.dumps([{**a.to_dict(), "conflicts_with": with_whom.get(a.role, [])} for a in agents], indent=2))
     else:
@@ -209,24 +209,6 @@ def _radar_store(paths: RepoPaths, config: Config) -> Store | None:
     except StoreUnavailableError as exc:
         print(f"coord: warning: {exc.message} (no cache, no warnings sent)", file=sys.stderr)
         return None
-
-
-def _conflicts_with(paths: RepoPaths, config: Config) -> dict[str, list[str]]:
-    """role -> roles its branch conflicts with, for agent.list ({} with a warning if git fails)."""
-    from coord import radar
-    from coord.conflicts import conflicts_by_role
-    from coord.errors import CoordError
-
-    store = _radar_store(paths, config)
-    try:
-        report = radar.run(paths, config, store)
-    except CoordError as exc:
-        print(f"coord: warning: conflicts unknown: {exc.message}", file=sys.stderr)
-        return {}
-    finally:
-        if store is not None:
-            store.close()
-    return conflicts_by_role(report.results)
 
 
 def _with_column(table: str, agents: list[AgentInfo], with_whom: dict[str, list[str]]) -> str:
