@@ -44,7 +44,10 @@ POLL_SECONDS = 0.2
 def session_name(paths: RepoPaths) -> str:
     """Stable per repository (its name and a digest of its git directory): two clones of one
     project never share a session. tmux forbids '.' and ':' in session names."""
-    return "coord-" + re.sub(r"[^A-Za-z0-9_-]", "_", paths.default_namespace())
+    import hashlib
+
+    digest = hashlib.sha1(str(paths.common_dir.resolve()).encode("utf-8")).hexdigest()[:10]
+    return "coord-" + re.sub(r"[^A-Za-z0-9_-]", "_", f"{paths.main_root.name}-{digest}")
 
 
 def choose_roles(config: Config, asked: Sequence[str]) -> list[str]:
