@@ -14,7 +14,7 @@ OTHER = "other"
 GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("setup", "set up a repository and its agents",
      ("init", "session.*", "agent.setup", "doctor", "agent.teardown", "agent.restore", "rules.*")),
-    ("team", "who is working, and where", ("team.*", "presence", "agent.list")),
+    ("team", "who is working, and where", ("team.*", "status", "watch", "presence", "agent.list")),
     ("mail", "messages between roles", ("msg.*",)),
     ("merge", "collisions, claims and merging", ("agent.conflicts", "agent.claims", "agent.merge", "agent.guard",
                                                  "agent.precommit", "merge.*")),

@@ -91,7 +91,7 @@ def test_watch_table_message_merge_confirmation(git_repo: Path, coord_env: dict[
 def test_watch_says_when_redis_is_down_and_recovers(tmp_path: Path, git_repo: Path, monkeypatch) -> None:
     from coord import worktree
 
-    server = ValkeyProcess(tmp_path / "own-valkey")
+    server = ValkeyProcess(tmp_path / "own-valkey").start()
     monkeypatch.setenv("COORD_REDIS_URL", server.url)
     monkeypatch.setenv("COORD_NAMESPACE", "watch-down")
     paths = find_repo(git_repo)
@@ -106,7 +106,7 @@ def test_watch_says_when_redis_is_down_and_recovers(tmp_path: Path, git_repo: Pa
             server.stop()
             text = await until(pilot, app, lambda t: "Redis unreachable" in t, "the down banner")
             assert "retrying" in text and "backend" in text  # git facts still shown
-            server = ValkeyProcess(tmp_path / "own-valkey-2", extra=())
+            server = ValkeyProcess(tmp_path / "own-valkey-2", extra=()).start()
             monkeypatch.setenv("COORD_REDIS_URL", server.url)
             app.feed.config = app.config = load_config(git_repo)
             await until(pilot, app, lambda t: "Redis ok" in t, "recovery")

@@ -3,6 +3,8 @@ unread, last status, claims and conflicts from the radar cache, in one Redis rou
 
 from __future__ import annotations
 
+import socket
+
 import json
 from collections.abc import Iterator
 
@@ -55,7 +57,7 @@ def test_status_json_on_real_worktrees_and_presence(team: Team, valkey: ValkeyPr
                              "last_status", "claims", "conflicts_with"]
     assert backend["presence"] == "active" and frontend["presence"] == "inactive" and devops["presence"] == "absent"
     assert backend["activity"] is None  # no activity stored yet: shown as "-" in the table
-    assert backend["host"] == "box-1"
+    assert backend["host"] == socket.gethostname()  # where its session registered (the store records it)
     assert (backend["branch"], backend["ahead"], backend["behind"], backend["dirty"]) == \
         ("agent/backend/active", 1, 1, False)
     assert frontend["dirty"] is True and devops["dirty"] is False
