@@ -18,6 +18,7 @@ from coord.config import Config
 from coord.conflicts import RADAR_SENDER, PairResult
 from coord.errors import CoordError, StoreUnavailableError
 from coord.merge_notices import MergeEvent, NoticePlan, plan_notices
+from coord.messages import Message
 from coord.repo import RepoPaths
 from coord.scripts import Script
 
@@ -75,13 +76,14 @@ def moved_by(paths: RepoPaths, previous: str, commit: str) -> int:
     return int(git.out(paths.main_root, "rev-list", "--count", f"{previous}..{commit}"))
 
 
-def _read(store: Store, main_role: str) -> tuple[list, set[str], set[str]]:
+def _read(store: Store, main_role: str) -> tuple[list[Message], set[str], set[str]]:
     from coord.claim_store import live_roles, presence_commands
     from coord.store import MAX_LIMIT
 
     pending = store.check(main_role, limit=MAX_LIMIT).messages
     replies = store.pipeline([["SMEMBERS", store.keys.warned], *presence_commands(store)])
-    warned = {str(m) for m in replies[0]}  # type: ignore[union-attr]
+    members = replies[0]
+    warned = {str(m) for m in members} if isinstance(members, list) else set()
     return pending, warned, live_roles(store, replies[1], replies[2], float(store.clock()))
 
 
