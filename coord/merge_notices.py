@@ -170,3 +170,17 @@ def plan_notices(
             forget |= {m for m in known if m.startswith(prefix) and m != notice.fingerprint}
     notices.append(Notice(event.main_role, MessageType.INFO, summary_body(event, len(ack), conflicting)))
     return NoticePlan(ack, tuple(notices), tuple(sorted(forget)), conflicting)
+
+
+def describe(event: MergeEvent, plan: NoticePlan, acknowledged: int) -> str:
+    """One line for whoever ran the merge: who was told what."""
+    others = [n.recipient for n in plan.notices if n.recipient not in (event.role, event.main_role)]
+    parts = [f"told {event.role} it was merged"]
+    if others:
+        parts.append(f"told {', '.join(others)} that {event.base} moved")
+    if plan.conflicting:
+        parts.append("now conflicting: " + "; ".join(
+            f"{role} ({_files(list(files))})" for role, files in sorted(plan.conflicting.items())))
+    if acknowledged:
+        parts.append(f"acknowledged {acknowledged} MERGE_READY from {event.role}")
+    return "notices: " + "; ".join(parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coord.conflicts import BranchTip, MergeFacts, Pair, PairResult, fingerprint, result_of
-from coord.merge_notices import MergeEvent, merge_ready_ids, merged_body, plan_notices
+from coord.merge_notices import MergeEvent, describe, merge_ready_ids, merged_body, plan_notices
 from coord.messages import Message, MessageType
 
 pytestmark = pytest.mark.unit
@@ -105,3 +105,13 @@ def test_an_error_result_is_reported_as_unknown_not_as_clean() -> None:
     plan = plan_notices(EVENT, [], 1.0, live={"qa"}, base_results=[errored])
     qa = next(n for n in plan.notices if n.recipient == "qa")
     assert qa.type is MessageType.INFO and "bad object" in qa.body and "cleanly" not in qa.body
+
+
+def test_describe_says_who_was_told_what() -> None:
+    plan = plan_notices(EVENT, [msg(1, "backend", MessageType.MERGE_READY)], 10.0, live={"qa", "frontend", "pm"},
+                        base_results=[against_base("qa", ("README.md",)), against_base("frontend")])
+    line = describe(EVENT, plan, 1)
+    assert line == ("notices: told backend it was merged; told frontend, qa that main moved; "
+                    "now conflicting: qa (README.md); acknowledged 1 MERGE_READY from backend")
+    alone = plan_notices(EVENT, [], 1.0, live=set(), base_results=[])
+    assert describe(EVENT, alone, 0) == "notices: told backend it was merged"
