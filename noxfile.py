@@ -1,6 +1,8 @@
 """Test automation. Sessions run in the current environment (after `pip install -e ".[dev]"`),
 so a fresh machine pays for one install, not one per session."""
 
+from pathlib import Path
+
 import nox
 
 nox.options.download_python = "never"
@@ -27,10 +29,37 @@ def integration(session: nox.Session) -> None:
     session.run("pytest", "tests/integration", "-n", "2", *session.posargs)
 
 
+ROOT = Path(__file__).resolve().parent
+CLAUDE_VERSIONS_FILE = ROOT / ".ci" / "claude-versions"
+
+
+def claude_versions() -> dict[str, str]:
+    """{label: version} from .ci/claude-versions, the one list .ci/run installs and e2e runs on."""
+    pairs = (line.split() for line in CLAUDE_VERSIONS_FILE.read_text().splitlines())
+    return {fields[0]: fields[1] for fields in pairs if len(fields) == 2 and not fields[0].startswith("#")}
+
+
+CLAUDE_VERSIONS = claude_versions()
+
+
+def claude_binary(version: str) -> Path:
+    """Where .ci/run installs one version: .cache/claude-VERSION (npm --prefix)."""
+    return ROOT / ".cache" / f"claude-{version}" / "node_modules" / ".bin" / "claude"
+
+
 @nox.session
-def e2e(session: nox.Session) -> None:
-    """The real Claude Code CLI driven by a scripted model on loopback."""
-    session.run("pytest", "tests/e2e", *session.posargs)
+@nox.parametrize("cli", list(CLAUDE_VERSIONS), ids=list(CLAUDE_VERSIONS))
+def e2e(session: nox.Session, cli: str) -> None:
+    """The real Claude Code CLI (each version in .ci/claude-versions) against a scripted model.
+
+    `nox -s e2e` runs every version; `nox -s "e2e(pinned)"` one."""
+    version = CLAUDE_VERSIONS[cli]
+    binary = claude_binary(version)
+    if not binary.is_file():
+        session.error(f"Claude Code {version} is not installed at {binary}: run bash .ci/run, or "
+                      f"npm install --prefix .cache/claude-{version} @anthropic-ai/claude-code@{version}")
+    session.run("pytest", "tests/e2e", *session.posargs,
+                env={"COORD_CLAUDE_BIN": str(binary), "COORD_CLAUDE_VERSION": version})
 
 
 @nox.session

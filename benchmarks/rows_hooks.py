@@ -123,13 +123,25 @@ def _measure(ctx: Context, event: str, arg: str, row: Row, check_output) -> list
             row.details["stderr"] = first.stderr.decode(errors="replace")[:500]
             return _baseline_only(ctx, row)
         base_env = clean_env()
-        samples = compare(
-            {"base": lambda: time_process(BASELINE, env=base_env),
-             "hook": lambda: time_process(hook, cwd=worktree, env=env, stdin=stdin)},
-            rounds=ctx.n(40, 10),
-            before_each={"hook": lambda: _refill(site, sequence)},
-        )
+        runs = {"base": lambda: time_process(BASELINE, env=base_env),
+                "hook": lambda: time_process(hook, cwd=worktree, env=env, stdin=stdin)}
+        refills = {"hook": lambda: _refill(site, sequence)}
+        client_row = None
+        if arg == "user-prompt-submit":
+            client_row, with_redispy = _redispy_variant(row, worktree, env, stdin, site, sequence, check_output)
+            if with_redispy is not None:
+                runs["redispy"] = with_redispy
+                refills["redispy"] = lambda: _refill(site, sequence)
+        samples = compare(runs, rounds=ctx.n(40, 10), before_each=refills)
         extra = _as_claude_code_runs_it(ctx, arg, worktree, env, stdin, site, sequence)
+        if client_row is not None:
+            if "redispy" in samples:
+                client_row.figure = median(samples["redispy"]) * 1000
+                client_row.baseline = median(samples["hook"]) * 1000
+                client_row.note = (f"redis-py costs {client_row.figure - client_row.baseline:.0f} ms more per prompt "
+                                   f"than coord's RESP client")
+                client_row.details["samples"] = len(samples["redispy"])
+            extra.insert(0, client_row)
         row.figure = median(samples["hook"]) * 1000
         row.baseline = median(samples["base"]) * 1000
         row.note = f"own cost over the interpreter: {row.figure - row.baseline:.0f} ms"
@@ -143,6 +155,26 @@ def _measure(ctx: Context, event: str, arg: str, row: Row, check_output) -> list
             "pending_messages": PENDING,
         })
     return [row, *extra]
+
+
+def _redispy_variant(row: Row, worktree: Path, env: dict[str, str], stdin: bytes, site: Site,
+                     sequence: list[int], check_output):  # type: ignore[no-untyped-def]
+    """Row 1c and its sampler: the same hook with redis-py as the client (benchmarks/hook_redispy.py),
+    checked first to take the same normal path (it shows the 5 new messages)."""
+    client_row = Row("1c", "  same, redis-py in place of coord's RESP client",
+                     baseline_label="row 1's hook, same run")
+    if not module_present("redis"):
+        client_row.missing = "redis-py not installed (pip install -e '.[dev]')"
+        return client_row, None
+    argv = [sys.executable, str(Path(__file__).resolve().parent / "hook_redispy.py"), "user-prompt-submit"]
+    _refill(site, sequence)
+    first = run(argv, cwd=worktree, env=env, stdin=stdin, timeout=30)
+    problem = check_output(first.stdout.decode(errors="replace"), sequence[0])
+    if problem:
+        client_row.error = f"redis-py variant: {problem}"
+        client_row.details["stderr"] = first.stderr.decode(errors="replace")[:500]
+        return client_row, None
+    return client_row, lambda: time_process(argv, cwd=worktree, env=env, stdin=stdin)
 
 
 def _as_claude_code_runs_it(ctx: Context, arg: str, worktree: Path, env: dict[str, str], stdin: bytes,

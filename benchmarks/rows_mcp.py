@@ -2,7 +2,8 @@
 
 Each tool's p50 is compared with a no-op tool: coord's own hidden no-op on the same server when
 it has one, else a bare MCPServer with one no-op tool (benchmarks/bare_mcp.py) over stdio in the
-same run. mcp_agent_mail's published 118.6 ms per sent message is reported beside the figures.
+same run. Only figures measured in this run are printed: no other project's published numbers,
+which come from other machines and workloads.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from benchmarks.infra import clean_env, module_present, run, script, workspace
 from benchmarks.mcp_client import call, stdio_session, time_tools, timed_call
 from benchmarks.store_api import publish
 
-AGENT_MAIL_SEND_MS = 118.6  # mcp_agent_mail's own figure for send_message (mean)
 ROLE = "backend"
 PEER = "frontend"
 BARE = str(Path(__file__).resolve().parent / "bare_mcp.py")
@@ -161,12 +161,10 @@ def mcp_calls(ctx: Context) -> list[Row]:
             "p50_ms": p50,
             "p99_ms": percentile(values, 99) * 1000,
             "samples": len(values),
-            "coord_mcp_p50_vs_mcp_agent_mail_118_6_ms": real_p50 / AGENT_MAIL_SEND_MS,
             "bare_sdk_noop_p50_ms": bare_p50,
             "durable_write_floor_p50_ms": median(samples["redis_set"]) * 1000,
             "server": server,
         })
-        row.note = (f"p99 {percentile(values, 99) * 1000:.2f} ms; plain `coord mcp` p50 {real_p50:.2f} ms "
-                    f"(mcp_agent_mail send_message: {AGENT_MAIL_SEND_MS} ms)")
+        row.note = f"p99 {percentile(values, 99) * 1000:.2f} ms; plain `coord mcp` p50 {real_p50:.2f} ms"
         rows.append(row)
     return rows

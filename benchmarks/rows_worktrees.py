@@ -47,7 +47,7 @@ def _setup_ready() -> str | None:
 def worktrees(ctx: Context) -> list[Row]:
     files = ctx.n(20_000, 2_000)
     agents = ctx.n(50, 12)
-    pairs = ctx.n(3, 2)
+    pairs = ctx.n(4, 2)  # even: each side first in half of the pairs
     setup_row = Row("6a", f"agent.setup, {files:,}-file repo (process)", baseline_label="git worktree add -b",
                     target=at_most(1.3))
     nth_row = Row("6b", f"agent.setup #{agents - WINDOW + 1}-{agents} (median), {SEQUENCE_FILES:,} files",
@@ -67,18 +67,27 @@ def worktrees(ctx: Context) -> list[Row]:
         ctx.log(f"worktrees: {files:,}-file repository generated")
         raw_times: list[float] = []
         coord_times: list[float] = []
-        # Interleaved pairs: a raw add of branch raw/i, then coord's setup of role w-i; both
+        # Interleaved pairs: a raw add of branch raw/i and coord's setup of role w-i, in alternating
+        # order (raw first in even pairs, coord first in odd ones: on these disks a checkout can pay
+        # for the writeback of the one before, so neither side may always come second); both
         # removed again so every sample sees the same repository.
-        for i in range(pairs):
+        def raw_sample(i: int) -> None:
             raw_path = ws.root / f"raw-{i}"
             settle()
             raw_times.append(time_process(["git", "worktree", "add", "-q", "-b", f"raw/{i}", str(raw_path), "main"],
                                           cwd=repo, env=env, timeout=300))
             git(repo, "worktree", "remove", "--force", str(raw_path))
-            if not missing:
-                settle()
-                coord_times.append(time_process([coord, "agent.setup", roles[i]], cwd=repo, env=env, timeout=300))
-                git(repo, "worktree", "remove", "--force", str(repo / ".worktrees" / roles[i]))
+
+        def coord_sample(i: int) -> None:
+            settle()
+            coord_times.append(time_process([coord, "agent.setup", roles[i]], cwd=repo, env=env, timeout=300))
+            git(repo, "worktree", "remove", "--force", str(repo / ".worktrees" / roles[i]))
+
+        for i in range(pairs):
+            order = [raw_sample] if missing else [raw_sample, coord_sample] if i % 2 == 0 else [coord_sample,
+                                                                                                raw_sample]
+            for sample in order:
+                sample(i)
         setup_row.baseline = median(raw_times) * 1000
         setup_row.details["raw_ms"] = [round(t * 1000, 1) for t in raw_times]
         if missing:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coord.claims import Claim, blocking_claim, check_patterns, check_reason, check_ttl, decide_claim, refusal_line
@@ -234,17 +235,11 @@ def staged_paths(toplevel: str) -> list[str]:
     """Paths the commit being made would change (both sides of a rename). git's own environment
     is kept on purpose: `git commit -- PATHS` runs the hook with GIT_INDEX_FILE pointing at a
     temporary index, and that index, not the checkout's, is what gets committed."""
-    import subprocess
+    from coord import git
 
-    proc = subprocess.run(
-        ["git", "--no-pager", "diff", "--cached", "--name-only", "--no-renames", "-z"],
-        cwd=toplevel, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
-    )
-    if proc.returncode != 0:
-        from coord.errors import GitError
-
-        raise GitError(f"git diff --cached failed: {proc.stderr.decode('utf-8', 'replace').strip()[:200]}")
-    return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+    result = git.run(Path(toplevel), "diff", "--cached", "--name-only", "--no-renames", "-z", timeout=60,
+                     keep_git_env=True, errors="surrogateescape")
+    return [p for p in result.stdout.split("\0") if p]
 
 
 def guard_commit(store: Store | None, role: str | None, staged: Sequence[str]) -> list[tuple[str, Claim]]:

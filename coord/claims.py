@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
-from coord.claude_tools import EDIT_TOOLS
+from coord.catalog.claude import EDIT_TOOLS
 from coord.errors import ConfigError, InvalidInputError
 from coord.presence import describe_age
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 
+from coord import adhoc
 from coord.errors import ConfigError, InvalidInputError
 from coord.identity import check_role_syntax
 
@@ -38,10 +39,27 @@ class Config:
     recent_notifications: int = 5
     claim_ttl_seconds: int = 1800
     claims_when_offline: str = "allow"  # "allow" or "deny": edits/commits when Redis cannot be reached
+    own_claude_worktrees: bool = True  # coord init renders WorktreeCreate/WorktreeRemove hooks
+    # Not a setting: the ad-hoc agents recorded on this machine (coord.adhoc), already in roles.
+    adhoc_roles: tuple[str, ...] = field(default=(), metadata={"setting": False})
 
     def agent_roles(self) -> tuple[str, ...]:
-        """Roles that get a worktree of their own (all but the main role)."""
+        """Roles that get a worktree of their own (all but the main role), ad-hoc agents included."""
         return tuple(r for r in self.roles if r != self.main_role)
+
+    def configured_roles(self) -> tuple[str, ...]:
+        """The roles coord.toml (or the default) names, without this machine's ad-hoc agents: what
+        committed, shared files are rendered from."""
+        return tuple(r for r in self.roles if r not in self.adhoc_roles)
+
+    def configured(self) -> Config:
+        """The same settings without the ad-hoc agents."""
+        return replace(self, roles=self.configured_roles(), adhoc_roles=())
+
+
+def setting_fields() -> tuple[Field[object], ...]:
+    """The dataclass fields that are settings (coord.toml keys, COORD_<KEY> variables)."""
+    return tuple(f for f in fields(Config) if f.metadata.get("setting", True))
 
 
 SETTING_HELP: dict[str, str] = {
@@ -58,9 +76,14 @@ SETTING_HELP: dict[str, str] = {
     "recent_notifications": "how many of the newest pending messages a notification summary shows",
     "claim_ttl_seconds": "default lifetime of a file claim",
     "claims_when_offline": "allow (default) or deny: what the edit hook and commit guard do when Redis is down",
+    "own_claude_worktrees": "render WorktreeCreate/WorktreeRemove hooks, so `claude --worktree NAME` and "
+    "subagent worktrees become coord worktrees (true/false)",
 }
 
 _INT_KEYS = {f.name for f in fields(Config) if f.type == "int"}
+_BOOL_KEYS = {f.name for f in fields(Config) if f.type == "bool"}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 _OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace"}
 
 
@@ -83,6 +106,12 @@ def _coerce(key: str, value: object, source: str) -> object:
             except InvalidInputError as exc:
                 raise ConfigError(f"{source}: {exc.message}", exc.fix) from None
         return tuple(items)
+    if key in _BOOL_KEYS:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ConfigError(f"{source}: {key} must be true or false, got {value!r}", None)
     if key in _INT_KEYS:
         try:
             number = int(value)  # type: ignore[arg-type]
@@ -120,7 +149,7 @@ def _check_worktree_dir(value: str, source: str) -> None:
 def load_config(root: Path | None, environ: Mapping[str, str] | None = None) -> Config:
     """Resolve the settings for the repository at root (None: defaults and environment only)."""
     environ = os.environ if environ is None else environ
-    known = {f.name for f in fields(Config)}
+    known = {f.name for f in setting_fields()}
     values: dict[str, object] = {}
     if root is not None:
         path = root / CONFIG_FILE
@@ -146,4 +175,8 @@ def load_config(root: Path | None, environ: Mapping[str, str] | None = None) -> 
     from coord.claims import check_offline_policy
 
     check_offline_policy(config.claims_when_offline)
+    if root is not None:
+        extra = tuple(n for n in adhoc.read(root) if n not in config.roles)
+        if extra:
+            config = replace(config, roles=(*config.roles, *extra), adhoc_roles=extra)
     return config

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from coord.errors import CoordError, DriftError, EnvironmentProblemError
+from coord.errors import CoordError, EnvironmentProblemError
+
+if TYPE_CHECKING:
+    from coord.repo import RepoPaths
 
 MCP_TIMEOUT = 60.0  # seconds for `coord mcp` to start and list its tools (a cold mcp import is ~1 s)
 
@@ -83,11 +87,15 @@ def list_mcp_tools(cwd: Path, environ: Mapping[str, str], timeout: float = MCP_T
                          "run `coord mcp` by hand and read its stderr") from None
 
 
-def run_checks(start: Path, environ: Mapping[str, str], role: str | None = None, mcp: bool = True) -> list[Check]:
-    """Every check, in the order a session depends on them."""
-    from coord import render
+FileCheck = tuple[str, Callable[["RepoPaths"], str]]  # a named check of the checkout; raises CoordError
+
+
+def run_checks(start: Path, environ: Mapping[str, str], role: str | None = None, mcp: bool = True,
+               file_checks: Sequence[FileCheck] = ()) -> list[Check]:
+    """Every check, in the order a session depends on them. file_checks: the generated files'
+    checks (coord.render.doctor_checks), passed in by the caller so doctor does not import render."""
+    from coord.actor import email_from_files, resolve_role
     from coord.config import load_config
-    from coord.hooks import resolve_role
     from coord.identity import INSTANCE_ENV, check_checkout
     from coord.repo import find_repo
 
@@ -109,7 +117,7 @@ def run_checks(start: Path, environ: Mapping[str, str], role: str | None = None,
 
     found_role: str | None = None
     try:
-        identity = resolve_role(paths, config, env)
+        identity = resolve_role(paths, config, env, email_from_files(paths.git_dir, paths.common_dir))
         found_role = identity.role
         checks.append(passed("identity", f"role {identity.role} (from {identity.source})"))
         check_checkout(identity.role, str(paths.toplevel), str(paths.main_root), config.main_role, config.worktree_dir)
@@ -126,8 +134,8 @@ def run_checks(start: Path, environ: Mapping[str, str], role: str | None = None,
         checks.append(passed("commands", "coord and coord-hook are on PATH"))
 
     checks.append(_attempt("redis", lambda: _redis(paths, config, found_role, env)))
-    checks.append(_attempt("files", lambda: _files(paths, render)))
-    checks.append(_attempt("committed", lambda: _committed(paths, render)))
+    for name, check in file_checks:
+        checks.append(_attempt(name, lambda check=check: check(paths)))  # type: ignore[misc]
     if mcp:
         checks.append(_attempt("mcp", lambda: _mcp(env)))
     return checks
@@ -151,29 +159,10 @@ def _redis(paths: object, config: object, role: str | None, env: Mapping[str, st
     return detail
 
 
-def _files(paths: object, render: object) -> str:
-    files = render.plan(paths.toplevel, render.render_config(paths.main_root))  # type: ignore[attr-defined]
-    render.check(paths.toplevel, files)  # type: ignore[attr-defined]
-    return f"{len(files)} generated files match the templates"
-
-
-def _committed(paths: object, render: object) -> str:
-    from coord import git
-
-    files = render.plan(paths.toplevel, render.render_config(paths.main_root))  # type: ignore[attr-defined]
-    wanted = render.paths(files)  # type: ignore[attr-defined]
-    result = git.run(paths.toplevel, "status", "--porcelain=v1", "--untracked-files=all", "--", *wanted)  # type: ignore[attr-defined]
-    changed = sorted({line[3:] for line in result.stdout.splitlines() if line[3:]})
-    if changed:
-        raise DriftError(f"generated files not committed: {', '.join(changed)}",
-                         f"git add {' '.join(changed)} && git commit (other worktrees get them from git)")
-    return "generated files are committed"
-
-
 def _mcp(env: Mapping[str, str]) -> str:
     import tempfile
 
-    from coord.render import tool_names
+    from coord.catalog.claude import TOOL_NAMES
 
     # The probe must not take a role: started outside any repository and without an instance id,
     # the server cannot resolve an identity, so it lists its tools but registers nothing (a probe
@@ -182,7 +171,7 @@ def _mcp(env: Mapping[str, str]) -> str:
     probe_env = {k: v for k, v in env.items() if k not in hidden}
     with tempfile.TemporaryDirectory(prefix="coord-doctor-") as outside:
         names = list_mcp_tools(Path(outside), probe_env)
-    expected = list(tool_names())
+    expected = list(TOOL_NAMES)
     missing = [n for n in expected if n not in names]
     if missing:
         raise CoordError(f"`coord mcp` lacks tools {', '.join(missing)}", "reinstall coord, then re-run coord init")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coord.errors import EnvironmentProblemError, StoreUnavailableError
+from coord.filelock import exclusive
 from coord.repo import RepoPaths
 
 STATE_FILE = "redis.json"
@@ -177,47 +178,17 @@ def _quote(value: object) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class _Lock:
-    """An exclusive fcntl lock on a file: concurrent starters start ONE server."""
-
-    def __init__(self, path: Path, timeout: float) -> None:
-        self.path = path
-        self.timeout = timeout
-        self.fd: int | None = None
-
-    def __enter__(self) -> _Lock:
-        import fcntl
-
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(self.fd)
-                    self.fd = None
-                    raise StoreUnavailableError(
-                        f"another process has been starting the embedded Redis for over {self.timeout:.0f}s",
-                        f"check {self.path.parent / LOG_FILE}, then retry",
-                    ) from None
-                time.sleep(0.05)
-
-    def __exit__(self, *exc: object) -> None:
-        import fcntl
-
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-
 def ensure_running(paths: RepoPaths) -> ServerState:
     """Start the repository's server unless it runs; concurrent callers get the same server."""
     state_dir = paths.state_dir
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with _Lock(state_dir / LOCK_FILE, LOCK_TIMEOUT):
+    def waited_too_long() -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"another process has been starting the embedded Redis for over {LOCK_TIMEOUT:.0f}s",
+            f"check {state_dir / LOG_FILE}, then retry",
+        )
+
+    with exclusive(state_dir / LOCK_FILE, LOCK_TIMEOUT, waited_too_long):
         state = running_state(paths)
         if state is not None:
             return state

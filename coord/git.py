@@ -1,9 +1,16 @@
-"""Every git call coord makes, through `sh` with argument lists (never a shell string).
+"""Every git call coord makes: one runner (`run`), argument lists, never a shell string.
 
-Why a module of its own: one place decides how git is started (no pager, no colour, no
-inherited GIT_DIR from a calling hook), and one place turns git's failures into GitError
-carrying git's own words. `sh` is imported inside `_git` so that importing this module (or
-coord.worktree, which imports it) stays cheap for callers that only need pure helpers.
+Why a module of its own: one place decides how git is started (no pager, no terminal, no
+inherited GIT_DIR from a calling hook, a timeout), and one place turns git's failures into
+GitError (exit 7) carrying git's own words.
+
+Why subprocess and not `sh` (which the design card named): git runs from the MCP server's worker
+threads (the conflict radar, the tools) as well as from the command line. sh runs Python code
+between fork and exec and its own docs warn against it in threaded programs (a lock held by
+another thread at fork time deadlocks the child); subprocess forks and execs in C (posix_spawn /
+_posixsubprocess), which is safe there. sh also cost ~88 ms to import on every command, and
+its conveniences (baking, streaming) are not needed for "run git, capture, check the code".
+subprocess is imported inside `run`, so importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -55,8 +62,8 @@ class WorktreeEntry:
     prunable: bool = False
 
 
-def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _LOCATING_VARS}
+def _env(extra: Mapping[str, str] | None, keep_git_env: bool = False) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if keep_git_env or k not in _LOCATING_VARS}
     env["GIT_TERMINAL_PROMPT"] = "0"
     if extra:
         env.update(extra)
@@ -72,40 +79,52 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else "(no message)"
 
 
+GIT_TIMEOUT = 600.0  # seconds; a git command that hangs this long (a stuck lock, a dead NFS mount) is an error
+
+
 def run(
     repo: Path,
     *args: str,
     ok: Sequence[int] = (0,),
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
+    timeout: float = GIT_TIMEOUT,
+    keep_git_env: bool = False,
+    errors: str = "replace",
 ) -> GitResult:
-    """Run `git --no-pager ARGS` in repo. Exit codes outside `ok` raise GitError with git's line."""
+    """Run `git --no-pager ARGS` in repo: an argument list (never a shell), no terminal (stdin
+    is the given text or /dev/null; stdout and stderr are captured), git's locating variables
+    dropped unless keep_git_env (a git hook that must see git's own index), env added on top.
+    Exit codes outside `ok` raise GitError with git's telling line; a missing git raises
+    EnvironmentProblemError. errors: how undecodable bytes in the output are decoded
+    ("surrogateescape" keeps odd file names exact for passing back to git)."""
     if any("\0" in a for a in args):
         from coord.errors import InvalidInputError
 
         shown = next(a for a in args if "\0" in a)
-        # An argv entry cannot hold NUL (the exec fails inside sh with a traceback): refuse the input instead.
+        # An argv entry cannot hold NUL (exec refuses it): refuse the input with its origin instead.
         raise InvalidInputError(f"{shown[:60]!r} contains a NUL character", "remove it (coord.toml, --base or --ref)")
-    import sh
+    import subprocess
 
-    git = sh.git.bake("--no-pager", _cwd=str(repo), _tty_out=False, _env=_env(env))
-    kwargs: dict[str, object] = {"_ok_code": list(ok), "_return_cmd": True}
-    if stdin is not None:
-        kwargs["_in"] = stdin
+    command = args[0] if args else ""
     try:
-        proc = git(*args, **kwargs)
-    except sh.ErrorReturnCode as exc:
-        stderr = exc.stderr.decode("utf-8", "replace")
-        raise GitError(f"git {args[0] if args else ''} failed: {_first_line(stderr)}") from None
-    except sh.CommandNotFound:
+        proc = subprocess.run(
+            ["git", "--no-pager", *args], cwd=repo, env=_env(env, keep_git_env), capture_output=True,
+            input=stdin.encode("utf-8", "surrogateescape") if stdin is not None else None,
+            stdin=subprocess.DEVNULL if stdin is None else None, timeout=timeout, check=False,
+        )
+    except FileNotFoundError:
         from coord.errors import EnvironmentProblemError
 
+        if not Path(repo).is_dir():
+            raise GitError(f"git {command} failed: {repo} is not a directory") from None
         raise EnvironmentProblemError("git is not installed or not on PATH", "install git 2.38 or newer") from None
-    return GitResult(
-        code=proc.exit_code,
-        stdout=proc.stdout.decode("utf-8", "replace"),
-        stderr=proc.stderr.decode("utf-8", "replace"),
-    )
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {command} took longer than {timeout:.0f}s") from None
+    stderr = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode not in ok:
+        raise GitError(f"git {command} failed: {_first_line(stderr)}")
+    return GitResult(code=proc.returncode, stdout=proc.stdout.decode("utf-8", errors), stderr=stderr)
 
 
 def out(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> str:

@@ -21,44 +21,15 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coord.claude_tools import EDIT_MATCHER
+from coord.actor import email_from_files, identify
+from coord.catalog.claude import ACK_TOOL, CHECK_TOOL
 from coord.errors import CoordError, IdentityError, InvalidInputError, StoreUnavailableError
-from coord.identity import INSTANCE_ENV, Identity, check_checkout, resolve_identity, role_from_email
+from coord.identity import Identity
 from coord.messages import BROADCAST, Message, MessageType
 from coord.presence import describe_age
-
-
-@dataclass(frozen=True)
-class HookSpec:
-    """One Claude Code hook event coord installs: the settings entry and the script it runs."""
-
-    event: str  # Claude Code's event name
-    arg: str  # the argument of `coord-hook`, and the script's name: coord-<arg>.sh
-    matcher: str | None  # SessionStart sources; None for events that take no matcher
-    timeout: int  # seconds; explicit so SessionEnd is not cut at the 1.5 s default budget
-
-    @property
-    def script(self) -> str:
-        return f"coord-{self.arg}.sh"
-
-
-HOOKS: tuple[HookSpec, ...] = (
-    # SessionStart may start the repository's embedded server (about 0.1 s, more on a cold disk).
-    HookSpec("SessionStart", "session-start", "startup|resume|clear|compact", 15),
-    HookSpec("UserPromptSubmit", "user-prompt-submit", None, 10),
-    HookSpec("SessionEnd", "session-end", None, 5),
-    # File claims: every Edit/Write/MultiEdit/NotebookEdit asks whether another live role claimed the path.
-    HookSpec("PreToolUse", "pre-tool-use", EDIT_MATCHER, 10),
-)
-
-# Tool names the context text points to. The MCP server's TOOL_NAMES is the source; importing it
-# here would import mcp (~0.7 s) on every prompt, so a unit test checks these are in it.
-CHECK_TOOL = "coord_check_messages"
-ACK_TOOL = "coord_ack_messages"
 
 CONTEXT_CAP = 9000  # characters of message text per turn; Claude Code caps a hook string at 10,000
 STORE_TIMEOUT = 0.4  # seconds per socket step: with a hung Redis the whole hook (start-up ~0.1 s, one retry for
@@ -166,46 +137,7 @@ def format_messages(role: str, messages: Sequence[Message], more: int, pending: 
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading identity without starting git (a process start per prompt would blow the budget).
-
-
-def _parse_git_config(text: str) -> dict[str, str]:
-    """`section.key` (and `section.sub.key`) -> value for the simple files git writes itself.
-    Not a full parser (no includes, no line continuations): coord only needs user.email and
-    extensions.worktreeConfig, which git writes plainly."""
-    values: dict[str, str] = {}
-    section = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            inner = line[1 : line.find("]")] if "]" in line else line[1:]
-            name, _, sub = inner.partition(" ")
-            sub = sub.strip().strip('"')
-            section = name.lower() + (f".{sub}" if sub else "")
-            continue
-        key, eq, value = line.partition("=")
-        values[f"{section}.{key.strip().lower()}"] = _config_value(value) if eq else "true"
-    return values
-
-
-def _config_value(raw: str) -> str:
-    """A value as git reads it: quotes group, backslash escapes, # or ; outside quotes start a comment."""
-    out: list[str] = []
-    quoted = False
-    chars = iter(raw.strip())
-    for ch in chars:
-        if ch == "\\":
-            nxt = next(chars, "")
-            out.append({"n": "\n", "t": "\t", "b": "\b"}.get(nxt, nxt))
-        elif ch == '"':
-            quoted = not quoted
-        elif ch in "#;" and not quoted:
-            break
-        else:
-            out.append(ch)
-    return "".join(out).strip()
+# Reading the checkout without starting git (a process start per prompt would blow the budget).
 
 
 def _read(path: Path) -> str:
@@ -213,17 +145,6 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-
-
-def git_email(git_dir: Path, common_dir: Path) -> str | None:
-    """The checkout's user.email as git would resolve it from the repository's own files:
-    the per-worktree config (only when extensions.worktreeConfig is on), then the shared config."""
-    shared = _parse_git_config(_read(common_dir / "config"))
-    if shared.get("extensions.worktreeconfig", "").lower() in ("true", "yes", "on", "1"):
-        own = _parse_git_config(_read(git_dir / "config.worktree"))
-        if own.get("user.email"):
-            return own["user.email"]
-    return shared.get("user.email") or None
 
 
 def current_branch(git_dir: Path) -> str | None:
@@ -263,24 +184,9 @@ def locate(payload: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[Any,
     raise last or InvalidInputError("no directory to look for the repository in")
 
 
-MAIN_CHECKOUT = "main checkout"
-
-
-def resolve_role(paths: Any, config: Any, environ: Mapping[str, str]) -> Identity:
-    """CLAUDE_INSTANCE_ID, else the checkout's git user.email role, else (main checkout only) the
-    main role. The same rule as the MCP server's resolve_actor (a test holds them together), so
-    the hooks and the tools of one session always agree on who it is."""
-    email = git_email(paths.git_dir, paths.common_dir)
-    if not environ.get(INSTANCE_ENV, "").strip() and role_from_email(email) is None and paths.is_main:
-        return Identity(config.main_role, MAIN_CHECKOUT)
-    return resolve_identity(environ, email, config.roles)
-
-
-def identify(paths: Any, config: Any, environ: Mapping[str, str]) -> Identity:
-    """Resolve the role and check that this checkout is the role's own (IdentityError if not)."""
-    identity = resolve_role(paths, config, environ)
-    check_checkout(identity.role, str(paths.toplevel), str(paths.main_root), config.main_role, config.worktree_dir)
-    return identity
+def session_identity(paths: Any, config: Any, environ: Mapping[str, str]) -> Identity:
+    """coord.actor's rule, with user.email read from git's files (no git process on the hot path)."""
+    return identify(paths, config, environ, email_from_files(paths.git_dir, paths.common_dir))
 
 
 def _open(paths: Any, config: Any, start_server: bool) -> Any:
@@ -299,7 +205,7 @@ def on_session_start(payload: Mapping[str, Any], environ: Mapping[str, str]) -> 
     except CoordError as exc:
         return hook_output(event, system_message=f"{exc.line()} (coordination is off for this session)")
     try:
-        identity = identify(paths, config, environ)
+        identity = session_identity(paths, config, environ)
     except (IdentityError, InvalidInputError) as exc:
         reason = refusal_reason(exc)
         return hook_output(event, f"coord: identity refused: {reason}", reason)
@@ -334,7 +240,7 @@ def on_user_prompt_submit(payload: Mapping[str, Any], environ: Mapping[str, str]
     except CoordError as exc:
         return hook_output(event, system_message=f"{exc.line()} (coordination is off for this session)")
     try:
-        identity = identify(paths, config, environ)
+        identity = session_identity(paths, config, environ)
     except (IdentityError, InvalidInputError) as exc:
         return block(refusal_reason(exc))
     try:
@@ -357,7 +263,7 @@ def on_session_end(payload: Mapping[str, Any], environ: Mapping[str, str]) -> di
         return None
     try:
         paths, config = locate(payload, environ)
-        identity = identify(paths, config, environ)
+        identity = session_identity(paths, config, environ)
     except CoordError:
         return None  # a session coord never admitted has nothing to deregister
     reason = payload.get("reason") if isinstance(payload.get("reason"), str) else "other"
@@ -388,7 +294,7 @@ def on_pre_tool_use(payload: Mapping[str, Any], environ: Mapping[str, str]) -> d
         return None
     try:
         paths, config = locate(payload, environ)
-        identity = identify(paths, config, environ)
+        identity = session_identity(paths, config, environ)
     except CoordError:
         return None  # not a coordinated session (or one whose prompts are already blocked)
     from coord.claims import deny_reason, pre_tool_use_deny, repo_relative
@@ -422,11 +328,48 @@ def on_pre_tool_use(payload: Mapping[str, Any], environ: Mapping[str, str]) -> d
     return pre_tool_use_deny(deny_reason(path, claim, time.time()))
 
 
+def on_worktree_create(payload: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """WorktreeCreate (`claude --worktree NAME`, a subagent's worktree isolation): coord makes the
+    worktree (coord.claude_worktree says which names become what) and its path is the answer. A
+    refusal raises: main() prints its one line and exits non-zero, so Claude Code creates nothing."""
+    from coord.claude_worktree import create
+
+    paths, config = locate(payload, environ)
+    agent, result = create(paths, config, payload.get("name"))
+    kind = "ad-hoc agent" if agent.adhoc else "role"
+    print(f"coord: {kind} {agent.role}: worktree {result.path} on {result.branch}", file=sys.stderr)
+    return str(result.path)
+
+
+def on_worktree_remove(payload: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """WorktreeRemove: coord's teardown of that agent worktree, never losing work (a refusal
+    raises with what was kept and how to force it). What it did goes to stderr; no stdout."""
+    from coord.claude_worktree import remove
+
+    paths, config = locate(payload, environ)
+
+    def warn(line: str) -> None:
+        print(f"coord: warning: {line}", file=sys.stderr)
+
+    result = remove(paths, config, payload.get("worktree_path"), session_id_of(payload, environ), warn)
+    done = [f"removed worktree {result.path}" if result.removed else f"kept worktree {result.path}"]
+    if result.branch_deleted:
+        done.append(f"deleted branch {result.branch}")
+    print(f"coord: {'; '.join([*done, *result.notes])}", file=sys.stderr)
+    return ""
+
+
 HANDLERS = {
     "session-start": on_session_start,
     "user-prompt-submit": on_user_prompt_submit,
     "session-end": on_session_end,
     "pre-tool-use": on_pre_tool_use,
+}
+# Events whose answer is plain stdout and whose failure must fail the action (exit code = the
+# error's, coord/errors.py), unlike the session hooks above, which never fail a session.
+PLAIN_HANDLERS = {
+    "worktree-create": on_worktree_create,
+    "worktree-remove": on_worktree_remove,
 }
 
 
@@ -447,13 +390,34 @@ def run(event: str, payload: Mapping[str, Any], environ: Mapping[str, str]) -> d
     return handler(payload, environ) if handler else None
 
 
+def run_plain(event: str, payload: Mapping[str, Any], environ: Mapping[str, str]) -> int:
+    """A PLAIN_HANDLERS event: its answer on stdout and exit 0, or one line on stderr and the
+    error's exit code (1 for a coord bug), so Claude Code does not go on as if it had worked."""
+    try:
+        text = PLAIN_HANDLERS[event](payload, environ)
+    except CoordError as exc:
+        print(exc.line(), file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:
+        print(f"coord-hook: internal error ({type(exc).__name__}: {str(exc)[:200]})", file=sys.stderr)
+        return 1
+    if text:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`coord-hook <event>`: always exits 0; blocking is done with JSON, never with a crash."""
+    """`coord-hook <event>`: the session hooks always exit 0 (blocking is done with JSON, never
+    with a crash); the worktree hooks exit non-zero when coord refused (run_plain)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         event = args[0] if args else ""
+        if event in PLAIN_HANDLERS:
+            return run_plain(event, read_payload(sys.stdin), os.environ)
         if event not in HANDLERS:
-            print(f"coord-hook: unknown event {event[:40]!r} (known: {', '.join(HANDLERS)})", file=sys.stderr)
+            known = ", ".join([*HANDLERS, *PLAIN_HANDLERS])
+            print(f"coord-hook: unknown event {event[:40]!r} (known: {known})", file=sys.stderr)
             return 0
         out = run(event, read_payload(sys.stdin), os.environ)
         if out:

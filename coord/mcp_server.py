@@ -8,8 +8,8 @@ An invalid identity does not stop the server: every tool answers with the reason
 
 The server heartbeats by itself every heartbeat_seconds, so a live session never goes stale,
 and it reconnects on the next call after Redis comes back. stdout is the MCP wire: logs go
-to stderr. The mcp SDK (~0.7 s to import) is imported only when a server is built, so the
-tool names below can be read cheaply (the renderer and the tasks import this module).
+to stderr. The mcp SDK (~0.7 s to import) is imported only when a server is built. The tool
+names live in coord.catalog.claude (plain data); build_server registers exactly those.
 """
 
 import contextlib
@@ -19,86 +19,27 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+from coord.actor import Actor, email_from_git, resolve_actor
+from coord.catalog.claude import SERVER_NAME, Tool
 from coord.config import Config, load_config
 from coord.errors import CoordError, IdentityError, NotFoundError, SessionEndedError
-from coord.identity import INSTANCE_ENV, check_checkout, resolve_identity, role_from_email
 from coord.messages import BROADCAST, MessageType
 from coord.repo import RepoPaths, find_repo
 
 if TYPE_CHECKING:
     from coord.store import Store
 
-SERVER_NAME = "coord"
 SESSION_ENV = "CLAUDE_CODE_SESSION_ID"
 FALLBACK_SESSION_ENV = "COORD_SESSION_ID"
-
-
-class Tool(StrEnum):
-    """Every MCP tool name, in one place: the hooks, settings and rules templates render from here."""
-
-    REGISTER_PRESENCE = "coord_register_presence"
-    DEREGISTER_PRESENCE = "coord_deregister_presence"
-    HEARTBEAT = "coord_heartbeat"
-    GET_PRESENCE = "coord_get_presence"
-    PUBLISH_MESSAGE = "coord_publish_message"
-    CHECK_MESSAGES = "coord_check_messages"
-    ACK_MESSAGES = "coord_ack_messages"
-    GET_NOTIFICATIONS = "coord_get_notifications"
-    CHECK_CONFLICTS = "coord_check_conflicts"
-    CLAIM_FILES = "coord_claim_files"
-    RELEASE_FILES = "coord_release_files"
-    GET_CLAIMS = "coord_get_claims"
-
-
-TOOL_NAMES: tuple[str, ...] = tuple(t.value for t in Tool)
 
 
 def log(text: str) -> None:
     """stderr only: stdout carries the protocol."""
     print(f"coord mcp: {text}", file=sys.stderr, flush=True)
-
-
-# -- identity -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a role resolved from the environment and checked against the checkout."""
-
-    role: str
-    source: str
-    paths: RepoPaths
-    config: Config
-
-
-def git_email(paths: RepoPaths) -> str | None:
-    """The checkout's effective git user.email (per-worktree config included), or None."""
-    try:
-        from coord.git import config_get
-
-        return config_get(paths.toplevel, "user.email")
-    except (CoordError, ImportError, OSError):
-        return None
-
-
-def resolve_actor(
-    paths: RepoPaths, config: Config, environ: Mapping[str, str], email: str | Callable[[], str | None] | None = None,
-) -> Actor:
-    """CLAUDE_INSTANCE_ID, else the checkout's git user.email role, else (main checkout only) the
-    main role; then the role must be acting from its own checkout."""
-    if callable(email):
-        email = email()
-    from_env = environ.get(INSTANCE_ENV, "").strip()
-    if not from_env and role_from_email(email) is None and paths.is_main:
-        role, source = config.main_role, "main checkout"
-    else:
-        found = resolve_identity(environ, email, config.roles)
-        role, source = found.role, found.source
-    check_checkout(role, str(paths.toplevel), str(paths.main_root), config.main_role, config.worktree_dir)
-    return Actor(role, source, paths, config)
 
 
 def session_id_from(environ: Mapping[str, str]) -> str:
@@ -143,7 +84,7 @@ class Service:
         try:
             paths = find_repo(cwd if cwd is not None else os.getcwd())
             config = load_config(paths.main_root, environ)
-            self.actor = resolve_actor(paths, config, environ, lambda: git_email(paths))
+            self.actor = resolve_actor(paths, config, environ, lambda: email_from_git(paths))
         except CoordError as exc:
             self.problem = exc
 

@@ -7,9 +7,8 @@ Decisions are coord.conflicts; this module only gathers and writes. What trigger
   conflict is announced within about a minute of the commit that causes it, with nobody asking.
 Never the per-prompt hook: merges cost git processes, and the hot path's budget is a few ms.
 
-git runs through `subprocess` with argument lists, not through coord.git's `sh`: the MCP server
-calls this from worker threads, and sh runs Python between fork and exec, which can deadlock a
-threaded process; subprocess forks in C. Comparing two branches costs three git processes
+git runs through coord.git's runner (subprocess, safe in the MCP server's worker threads).
+Comparing two branches costs three git processes
 (merge-tree, and a three-dot diff each way for the files both changed), and only for pairs whose
 tips are not cached. Redis: one pipeline to read (cache, warned set, presence), at most one to
 store new results, one script to announce new conflicts atomically (SADD decides "once").
@@ -17,7 +16,6 @@ store new results, one script to announce new conflicts atomically (SADD decides
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,8 +44,6 @@ if TYPE_CHECKING:
     from coord.store import Store
 
 GIT_TIMEOUT = 60.0  # seconds for one git process; a merge of huge trees still finishes well within
-_LOCATING_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX",
-                  "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE")
 AGENT_PREFIX = "refs/heads/agent/"
 AGENT_SUFFIX = "/active"
 
@@ -107,23 +103,11 @@ return out
 
 
 def _git(repo: Path, *args: str, ok: Sequence[int] = (0,)) -> tuple[int, str]:
-    import subprocess
+    """coord.git's runner with the radar's timeout; file names kept exact (surrogateescape)."""
+    from coord import git
 
-    env = {k: v for k, v in os.environ.items() if k not in _LOCATING_VARS}
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    try:
-        proc = subprocess.run(["git", "--no-pager", *args], cwd=repo, env=env, capture_output=True,
-                              timeout=GIT_TIMEOUT, stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        from coord.errors import EnvironmentProblemError
-
-        raise EnvironmentProblemError("git is not installed or not on PATH", "install git 2.38 or newer") from None
-    except subprocess.TimeoutExpired:
-        raise GitError(f"git {args[0]} took longer than {GIT_TIMEOUT:.0f}s") from None
-    if proc.returncode not in ok:
-        lines = [ln for ln in proc.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
-        raise GitError(f"git {args[0]} failed: {lines[0] if lines else f'exit {proc.returncode}'}")
-    return proc.returncode, proc.stdout.decode("utf-8", "surrogateescape")
+    result = git.run(repo, *args, ok=ok, timeout=GIT_TIMEOUT, errors="surrogateescape")
+    return result.code, result.stdout
 
 
 def base_branch(paths: RepoPaths, config: Config) -> str | None:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import fields
 
-from coord.config import ENV_PREFIX, SETTING_HELP, Config
+from coord.config import ENV_PREFIX, SETTING_HELP, Config, setting_fields
 from coord.errors import EXIT_CODES
 from coord.messages import LIFECYCLE_TYPES, MESSAGE_TYPE_HELP, MessageType
 
@@ -22,9 +21,14 @@ def _row(*cells: str) -> str:
 def settings_table() -> str:
     default = Config()
     lines = [_row("setting", "environment", "default", "meaning"), _row("---", "---", "---", "---")]
-    for f in fields(Config):
+    for f in setting_fields():
         value = getattr(default, f.name)
-        shown = ", ".join(value) if isinstance(value, tuple) else ("(derived)" if value is None else str(value))
+        if isinstance(value, bool):
+            shown = "true" if value else "false"
+        elif isinstance(value, tuple):
+            shown = ", ".join(value)
+        else:
+            shown = "(derived)" if value is None else str(value)
         lines.append(_row(f"`{f.name}`", f"`{ENV_PREFIX}{f.name.upper()}`", shown, SETTING_HELP[f.name]))
     return "\n".join(lines)
 
@@ -43,23 +47,9 @@ def message_types_table() -> str:
     return "\n".join(lines)
 
 
-def task_usage(name: str, task: object) -> str:
-    """`coord agent.setup ROLE [--base BASE]`, read from the task's own argument spec."""
-    words = [f"coord {name}"]
-    arguments = task.get_arguments()  # type: ignore[attr-defined]
-    for arg in arguments:
-        if arg.positional:
-            words.append(arg.name.upper())
-    for arg in arguments:
-        if arg.positional:
-            continue
-        flag = "--" + arg.name.replace("_", "-")
-        words.append(f"[{flag}]" if arg.kind is bool else f"[{flag} {arg.name.upper()}]")
-    return " ".join(words)
-
-
 def tasks_table() -> str:
     from coord.tasks import build_namespace
+    from coord.tasks.usage import task_usage
 
     namespace = build_namespace()
     lines = [_row("task", "what it does"), _row("---", "---")]

@@ -14,22 +14,23 @@ the same code serves `coord init`, `coord init --check`, `coord doctor` and `age
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coord.catalog.claude import SERVER_NAME, TOOL_NAMES, hooks_for
 from coord.config import Config, load_config
 from coord.errors import CoordError, DriftError
-from coord.hooks import HOOKS
 from coord.identity import INSTANCE_ENV
 from coord.messages import BROADCAST, LIFECYCLE_TYPES, MESSAGE_TYPE_HELP, MessageType
 from coord.repo import HOOK_PROGRAM_FILE, RepoPaths, find_repo
 
-SERVER = "coord"  # the MCP server's name in .mcp.json; tools appear as mcp__coord__<tool>
+SERVER = SERVER_NAME  # the MCP server's name in .mcp.json; tools appear as mcp__coord__<tool>
 HOOKS_DIR = ".claude/hooks"
 RULES_DIR = ".claude/rules"
 SETTINGS_PATH = ".claude/settings.json"
@@ -60,28 +61,15 @@ class RenderedFile:
 # The template context: every value from its one source.
 
 
-def tool_names() -> tuple[str, ...]:
-    """The MCP tool names, from the MCP server module (heavy import: render time only)."""
-    from coord import mcp_server
-
-    return tuple(mcp_server.TOOL_NAMES)
+Commands = Sequence[tuple[str, str]]  # (task name, first line of its docstring), for CLAUDE.md's table
 
 
-def command_docs() -> list[tuple[str, str]]:
-    """Every coord task and the first line of its docstring, from the invoke namespace."""
-    from coord.tasks import namespace
-
-    rows = []
-    for name in sorted(namespace.task_names):
-        doc = (namespace[name].__doc__ or "").strip().splitlines()
-        rows.append((name, (doc[0] if doc else "").replace("|", "\\|")))
-    return rows
-
-
-def build_context(config: Config, tools: tuple[str, ...], commands: list[tuple[str, str]]) -> dict[str, Any]:
+def build_context(config: Config, tools: Sequence[str], commands: Commands) -> dict[str, Any]:
     """Everything the templates may mention. `tool(name)` refuses a name the server lacks, so a
     renamed tool breaks rendering instead of leaving a document that names a missing tool."""
     from coord.errors import EXIT_CODES
+
+    config = config.configured()  # committed, shared files: never this machine's ad-hoc agents
 
     def tool(name: str) -> str:
         if name not in tools:
@@ -97,7 +85,7 @@ def build_context(config: Config, tools: tuple[str, ...], commands: list[tuple[s
         "server": SERVER,
         "tool_names": tools,
         "tool": tool,
-        "hooks": HOOKS,
+        "hooks": hooks_for(lambda setting: bool(getattr(config, setting))),
         "hooks_dir": HOOKS_DIR,
         "hook_program_file": HOOK_PROGRAM_FILE,
         "instance_env": INSTANCE_ENV,
@@ -117,11 +105,16 @@ def build_context(config: Config, tools: tuple[str, ...], commands: list[tuple[s
             for kind in MessageType
         ],
         "exit_codes": sorted(EXIT_CODES.items()),
-        "commands": commands,
+        "commands": [(name, doc.replace("|", "\\|")) for name, doc in commands],
     }
 
 
+@functools.lru_cache(maxsize=1)
 def _environment() -> Any:
+    """One Jinja2 environment per process, so the templates compile once though agent.setup plans
+    twice (main checkout, new worktree), with jinja2's per-user bytecode cache (keyed by each
+    template's source checksum, so an edited template never runs stale): compiling the templates
+    was about 65 ms of every `coord agent.setup`."""
     import importlib.resources
 
     import jinja2
@@ -131,11 +124,16 @@ def _environment() -> Any:
     def load(name: str) -> str:
         return root.joinpath(name).read_text(encoding="utf-8")
 
+    try:
+        bytecode: Any = jinja2.FileSystemBytecodeCache()
+    except OSError:  # no usable temporary folder: compile every time, as before
+        bytecode = None
     return jinja2.Environment(
         loader=jinja2.FunctionLoader(load),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
+        bytecode_cache=bytecode,
     )
 
 
@@ -247,7 +245,7 @@ def render_files(
     files: list[RenderedFile] = []
     settings = json.loads(env.get_template("settings.json.j2").render(context))
     files.append(RenderedFile(SETTINGS_PATH, merge_settings(read(SETTINGS_PATH), settings)))
-    for hook in HOOKS:
+    for hook in context["hooks"]:
         text = env.get_template("hook.sh.j2").render({**context, "hook": hook})
         files.append(RenderedFile(f"{HOOKS_DIR}/{hook.script}", text, EXECUTABLE))
     mcp = json.loads(env.get_template("mcp.json.j2").render(context))
@@ -275,10 +273,11 @@ def _reader(root: Path) -> Callable[[str], str | None]:
     return read
 
 
-def plan(root: Path, config: Config | None = None) -> list[RenderedFile]:
-    """The files as they should be in the checkout at root."""
+def plan(root: Path, config: Config | None = None, *, commands: Commands) -> list[RenderedFile]:
+    """The files as they should be in the checkout at root. commands: the task table the caller
+    (the task layer) passes in, so rendering never depends on which program imported coord."""
     config = config if config is not None else render_config(root)
-    context = build_context(config, tool_names(), command_docs())
+    context = build_context(config, TOOL_NAMES, commands)
     return render_files(context, _reader(root))
 
 
@@ -346,10 +345,20 @@ def check(root: Path, files: list[RenderedFile]) -> None:
     """Raise DriftError naming every file that differs from the templates."""
     drifted = drift(root, files)
     if drifted:
-        raise DriftError(
-            f"{len(drifted)} generated file(s) differ from the templates: {', '.join(drifted)}",
-            "run `coord init` in this checkout and commit the result",
-        )
+        absent = set(missing(root, files))
+        parts = []
+        if absent:
+            parts.append(f"{len(absent)} generated file(s) missing: {', '.join(p for p in drifted if p in absent)}")
+        differ = [p for p in drifted if p not in absent]
+        if differ:
+            parts.append(f"{len(differ)} generated file(s) differ from the templates: {', '.join(differ)}")
+        raise DriftError("; ".join(parts), "run `coord init` in this checkout and commit the result")
+
+
+def missing(root: Path, files: list[RenderedFile]) -> list[str]:
+    """Planned paths with no file at all (before `coord init`): "missing", not "differ", and
+    nothing there to call committed."""
+    return [f.path for f in files if not (root / f.path).is_file()]
 
 
 def paths(files: list[RenderedFile]) -> list[str]:
@@ -357,14 +366,14 @@ def paths(files: list[RenderedFile]) -> list[str]:
     return [f.path for f in files]
 
 
-def untouched_generated(checkout: Path) -> tuple[str, ...]:
+def untouched_generated(checkout: Path, commands: Commands) -> tuple[str, ...]:
     """coord's generated files in a checkout whose content is exactly a fresh render (as if no
     user file had been there): regenerable at will, so not work a teardown must protect. Any edit,
     even outside coord's section of CLAUDE.md, makes a file count as work again."""
     if not checkout.is_dir():
         return ()
     config = render_config(find_repo(checkout).main_root)
-    fresh = render_files(build_context(config, tool_names(), command_docs()), lambda _path: None)
+    fresh = render_files(build_context(config, TOOL_NAMES, commands), lambda _path: None)
     same = []
     for item in fresh:
         try:
@@ -395,7 +404,7 @@ def record_hook_program(paths: RepoPaths) -> Path | None:
     return program
 
 
-def worktree_notes(main_root: Path, worktree: Path | None) -> list[str]:
+def worktree_notes(main_root: Path, worktree: Path | None, commands: Commands) -> list[str]:
     """For agent.setup / session.start: warn when the main checkout's generated files are missing,
     out of date or uncommitted (a new worktree is branched from commits, so it would lack them),
     and render them into the worktree so its session is coordinated anyway. Never raises: a
@@ -403,7 +412,7 @@ def worktree_notes(main_root: Path, worktree: Path | None) -> list[str]:
     notes: list[str] = []
     try:
         config = render_config(main_root)
-        files = plan(main_root, config)
+        files = plan(main_root, config, commands=commands)
         drifted = drift(main_root, files)
         if drifted:
             notes.append(f"coord: warning: Claude Code files missing or out of date in the main checkout: "
@@ -417,9 +426,49 @@ def worktree_notes(main_root: Path, worktree: Path | None) -> list[str]:
                 notes.append(f"coord: warning: Claude Code files not committed in the main checkout: "
                              f"{', '.join(loose)} (commit them so every worktree gets them)")
         if worktree is not None and worktree.resolve() != main_root.resolve():
-            written = write(worktree, plan(worktree, config))
+            written = write(worktree, plan(worktree, config, commands=commands))
             if written:
                 notes.append(f"rendered into the worktree (uncommitted there): {', '.join(written)}")
     except CoordError as exc:
         notes.append(f"coord: warning: could not render the Claude Code files: {exc.line()}")
     return notes
+
+
+def prepare_checkout(paths: RepoPaths, worktree: Path | None, commands: Commands) -> list[str]:
+    """What agent.setup and session.start do after the worktree exists: record this machine's
+    coord-hook for the hook scripts, then worktree_notes (warnings, and the files rendered into the
+    worktree). Returns the notes for the caller to print."""
+    record_hook_program(paths)
+    return worktree_notes(paths.main_root, worktree, commands)
+
+
+def files_check(paths: RepoPaths, commands: Commands) -> str:
+    """`coord doctor`'s files check: the checkout's generated files match a fresh render (DriftError if not)."""
+    files = plan(paths.toplevel, render_config(paths.main_root), commands=commands)
+    check(paths.toplevel, files)
+    return f"{len(files)} generated files match the templates"
+
+
+def committed_check(paths: RepoPaths, commands: Commands) -> str:
+    """`coord doctor`'s committed check: every generated file is committed (DriftError if not)."""
+    from coord import git
+
+    files = plan(paths.toplevel, render_config(paths.main_root), commands=commands)
+    wanted = [f.path for f in files]
+    absent = missing(paths.toplevel, files)
+    if absent:
+        raise DriftError(f"generated files missing, so not committed: {', '.join(absent)}",
+                         "run `coord init`, then commit what it wrote")
+    result = git.run(paths.toplevel, "status", "--porcelain=v1", "--untracked-files=all", "--", *wanted)
+    changed = sorted({line[3:] for line in result.stdout.splitlines() if line[3:]})
+    if changed:
+        raise DriftError(f"generated files not committed: {', '.join(changed)}",
+                         f"git add {' '.join(changed)} && git commit (other worktrees get them from git)")
+    return "generated files are committed"
+
+
+def doctor_checks(commands: Commands) -> list[tuple[str, Callable[[RepoPaths], str]]]:
+    """The checks `coord doctor` makes of the generated files, handed to coord.doctor by its task
+    (doctor and render are both faces: neither imports the other)."""
+    return [("files", lambda paths: files_check(paths, commands)),
+            ("committed", lambda paths: committed_check(paths, commands))]

@@ -5,18 +5,30 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
-from coord.embedded import valkey_binary
+from coord.server_process import ValkeyServer, free_port
+
+__all__ = ["HUMAN_EMAIL", "ValkeyProcess", "free_port", "git", "make_repo"]
 
 HUMAN_EMAIL = "human@example.com"
+
+# Hypothesis settings, defined once. Properties here drive real git, servers and processes, so no
+# per-example deadline (a loaded machine is slow, not wrong) and no health check on slow data
+# generation. "default": hypothesis's own budget (costly properties state a smaller one).
+# "stress": the adversarial suite's budget (tests/stress decorates with it directly);
+# COORD_HYPOTHESIS_PROFILE=stress (or pytest --hypothesis-profile=stress) runs every other
+# property with it too. A test that states max_examples keeps the rest of the loaded profile.
+HYPOTHESIS_PROFILE_ENV = "COORD_HYPOTHESIS_PROFILE"
+settings.register_profile("default", max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+settings.register_profile("stress", settings.get_profile("default"), max_examples=600)
+settings.load_profile(os.environ.get(HYPOTHESIS_PROFILE_ENV, "default"))
 
 
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -44,50 +56,13 @@ def git_repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "repo")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"valkey on port {port} did not start")
-
-
-class ValkeyProcess:
-    """A throwaway valkey-server on loopback, killed at the end of the test session."""
-
-    def __init__(self, workdir: Path, extra: tuple[str, ...] = ()) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc = subprocess.Popen(
-            [str(valkey_binary()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir), *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=10)
+ValkeyProcess = ValkeyServer  # the name the tests know it by
 
 
 @pytest.fixture(scope="session")
 def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValkeyProcess]:
     """One real server per test process; tests isolate themselves with a unique namespace."""
-    server = ValkeyProcess(tmp_path_factory.mktemp("valkey"))
+    server = ValkeyServer(tmp_path_factory.mktemp("valkey")).start()
     yield server
     server.stop()
 

@@ -10,20 +10,18 @@ import json as _json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Collection, task
 
+from coord.config import Config
 from coord.errors import InvalidInputError, MergeConflictError
 from coord.identity import role_email, role_name
-from coord.repo import find_repo
-from coord.tasks.boundary import guarded, workspace
+from coord.repo import RepoPaths
+from coord.tasks.boundary import commands, guarded, need_role, workspace
 
-
-def _need_role(role: str | None, usage: str) -> str:
-    """A missing ROLE is a usage error (exit 2), not a parse error (invoke's exit 1)."""
-    if role is None or role == "":
-        raise InvalidInputError("missing ROLE", f"usage: {usage}")
-    return role
+if TYPE_CHECKING:
+    from coord.worktree import SetupResult
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -37,11 +35,8 @@ def _shown(path: Path, root: Path) -> str:
     return str(path)
 
 
-def print_setup(result: object, root: Path) -> None:
-    """Shared with session.start: what setup did, one fact a line."""
-    from coord.worktree import SetupResult
-
-    assert isinstance(result, SetupResult)
+def print_setup(result: SetupResult, root: Path, notes: list[str]) -> None:
+    """Shared with session.start: what setup did, one fact a line, then the rendering notes."""
     if result.is_main:
         print(f"{result.role} is the main role: it works in the main checkout {result.path} (no worktree)")
         return
@@ -58,22 +53,28 @@ def print_setup(result: object, root: Path) -> None:
         print("added the worktree folder to .gitignore (not committed: commit it when convenient)")
     if result.copied and result.created:
         print(f"copied from .worktreeinclude: {', '.join(result.copied)}")
-    from coord.render import record_hook_program, worktree_notes
-
-    record_hook_program(find_repo(root))
-    for note in worktree_notes(root, None if result.is_main else result.path):
+    for note in notes:
         print(note, file=sys.stderr if note.startswith("coord: warning") else sys.stdout)
+
+
+def setup_and_render(paths: RepoPaths, config: Config, role: str, commands: list[tuple[str, str]],
+                     base: str | None = None) -> tuple[SetupResult, list[str]]:
+    """Shared with session.start: set the role up, then give its checkout coord's files."""
+    from coord import render, worktree
+
+    result = worktree.setup(paths, config, role, base=base)
+    notes = render.prepare_checkout(paths, None if result.is_main else result.path, commands)
+    return result, notes
 
 
 @task(positional=["role"], help={"role": "the agent role", "base": "ref to branch from (default: base branch)"})
 @guarded
 def setup(c: object, role: str | None = None, base: str | None = None) -> None:
     """Create (or repair) ROLE's worktree on agent/ROLE/active with its own git identity."""
-    from coord import worktree
-
-    role = _need_role(role, "coord agent.setup ROLE [--base REF]")
+    role = need_role(role, "coord agent.setup ROLE [--base REF]")
     paths, config = workspace()
-    print_setup(worktree.setup(paths, config, role, base=base), paths.main_root)
+    result, notes = setup_and_render(paths, config, role, commands(c), base=base)
+    print_setup(result, paths.main_root, notes)
 
 
 @task(name="list", help={"json": "print a JSON array instead of a table"})
@@ -116,7 +117,7 @@ def merge(c: object, role: str | None = None) -> None:
     """Merge agent/ROLE/active into the base branch in the main checkout (conflicts: exit 1, nothing changed)."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.merge ROLE")
+    role = need_role(role, "coord agent.merge ROLE")
     paths, config = workspace()
     try:
         result = worktree.merge(paths, config, role)
@@ -148,7 +149,7 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     """Remove ROLE's worktree without losing work; clear its presence."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.teardown ROLE [--merge | --abandon] [--yes]")
+    role = need_role(role, "coord agent.teardown ROLE [--merge | --abandon] [--yes]")
     if merge and abandon:
         raise InvalidInputError("--merge and --abandon exclude each other", "pick one")
     mode = "merge" if merge else "abandon" if abandon else None
@@ -157,11 +158,15 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     try:
         from coord.render import untouched_generated
 
-        disposable = untouched_generated(worktree.worktree_path(paths, config, role))
+        disposable = untouched_generated(worktree.worktree_path(paths, config, role), commands(c))
         result = worktree.teardown(paths, config, role, mode=mode, yes=yes, confirm=confirm, disposable=disposable)
     except MergeConflictError as exc:
         _report_conflict(exc)
         raise
+    from coord.claude_worktree import forget_if_gone
+
+    if forget_if_gone(paths, config, role):  # an ad-hoc agent (claude --worktree) with nothing left
+        print(f"forgot the ad-hoc agent {role}")
     if result.merge is not None:
         _print_merge(result.merge)
     if result.backup_ref:
@@ -182,7 +187,7 @@ def restore(c: object, role: str | None = None, ref: str | None = None) -> None:
     """Bring back a worktree saved by `agent.teardown --abandon`, uncommitted work included."""
     from coord import worktree
 
-    role = _need_role(role, "coord agent.restore ROLE [--ref REF]")
+    role = need_role(role, "coord agent.restore ROLE [--ref REF]")
     paths, config = workspace()
     result = worktree.restore(paths, config, role, ref=ref)
     print(f"restored {result.ref} into {_shown(result.path, paths.main_root)} on branch {result.branch}")
@@ -282,46 +287,18 @@ def claims(c: object, json: bool = False) -> None:
         print("  ".join([*(str(x).ljust(w) for x, w in zip(row[:4], widths, strict=True)), str(row[4])]))
 
 
-GUARD_MARK = "coord pre-commit guard"
-
-
-def _hooks_dir(paths: object) -> Path:
-    from coord import git
-
-    rel = git.out(paths.main_root, "rev-parse", "--git-path", "hooks")  # type: ignore[attr-defined]
-    return (paths.main_root / rel).resolve()  # type: ignore[attr-defined]
-
-
 @task(help={"remove": "remove the guard instead of installing it"})
 @guarded
 def guard(c: object, remove: bool = False) -> None:
     """Install (or --remove) the optional git pre-commit guard: commits touching another live role's claims fail."""
-    from coord.errors import CoordError
+    from coord import commit_guard
 
     paths, _config = workspace()
-    target = _hooks_dir(paths) / "pre-commit"
-    current = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else None
-    if current is not None and GUARD_MARK not in current:
-        raise CoordError(
-            f"{target} exists and is not coord's", "merge it by hand: have it run `coord agent.precommit` too"
-        )
     if remove:
-        if current is None:
-            print("no coord pre-commit guard installed")
-            return
-        target.unlink()
-        print(f"removed {target}")
+        removed = commit_guard.remove(paths)
+        print(f"removed {removed}" if removed else "no coord pre-commit guard installed")
         return
-    import importlib.resources
-
-    text = importlib.resources.files("coord.templates").joinpath("git-pre-commit.sh.j2").read_text(encoding="utf-8")
-    import jinja2
-
-    template = jinja2.Template(text, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    rendered = template.render(mark=GUARD_MARK)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(rendered, encoding="utf-8")
-    target.chmod(0o755)
+    target = commit_guard.install(paths)
     print(f"installed {target} (every worktree of this repository uses it; skip once with git commit --no-verify)")
 
 
@@ -330,14 +307,15 @@ def guard(c: object, remove: bool = False) -> None:
 def precommit(c: object) -> None:
     """Run by the pre-commit guard: refuse (exit 13) a commit touching paths another live role has claimed."""
     from coord import claim_store
+    from coord.actor import email_from_files, resolve_role
     from coord.claims import describe_claim, offline_decision
     from coord.errors import ClaimConflictError, CoordError, StoreUnavailableError
-    from coord.hooks import resolve_role
     from coord.store import open_store
 
     paths, config = workspace()
     try:
-        role: str | None = resolve_role(paths, config, os.environ).role
+        email = email_from_files(paths.git_dir, paths.common_dir)  # no git process inside git's own hook
+        role: str | None = resolve_role(paths, config, os.environ, email).role
     except CoordError:
         role = None
     staged = claim_store.staged_paths(str(paths.toplevel))

@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 from invoke.exceptions import Exit
 
 from coord.config import Config, load_config
-from coord.errors import CoordError
+from coord.errors import CoordError, InvalidInputError
 from coord.repo import RepoPaths, find_repo
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+COMMANDS_KEY = "coord_commands"  # invoke config key: the command table build_namespace computed
 
 
 def guarded(fn: F) -> F:
@@ -38,3 +40,42 @@ def workspace(start: Path | None = None) -> tuple[RepoPaths, Config]:
     """The repository containing the current directory and its resolved configuration."""
     paths = find_repo(start if start is not None else Path(os.getcwd()))
     return paths, load_config(paths.main_root)
+
+
+def configured_roles() -> tuple[str, ...] | None:
+    """The roles of the repository around the current directory; None outside one or with a bad
+    coord.toml (a usage message then simply names no roles: the next command reports the cause)."""
+    try:
+        return workspace()[1].roles
+    except CoordError:
+        return None
+
+
+def missing_line(task: str, missing: list[str], usage: str) -> str:
+    """`coord: agent.setup needs ROLE: one of pm, backend, ... (usage: ...)`: the one line for
+    missing positional arguments, naming the configured roles when a ROLE is among them."""
+    upper = [name.upper() for name in missing]
+    names = upper[0] if len(upper) == 1 else f"{', '.join(upper[:-1])} and {upper[-1]}"
+    roles = configured_roles() if "role" in missing else None
+    if roles:
+        names += f", ROLE one of: {', '.join(roles)}" if len(upper) > 1 else f", one of: {', '.join(roles)}"
+    return f"coord: {task} needs {names} (usage: {usage})"
+
+
+def need_role(role: str | None, usage: str) -> str:
+    """An empty ROLE (`coord agent.setup ''`) is refused like a missing one: exit 2, one line."""
+    if role:
+        return role
+    raise InvalidInputError(missing_line(usage.split()[1], ["role"], usage).removeprefix("coord: "))
+
+
+def commands(c: Any) -> list[tuple[str, str]]:
+    """The command table for rendering (CLAUDE.md's list of coord commands), from the invoke
+    context of the running task: coord.tasks.build_namespace put it there, so these rows are the
+    namespace's own, whichever program runs it."""
+    try:
+        rows = c.config[COMMANDS_KEY]
+    except (AttributeError, KeyError):
+        raise CoordError("the coord command table is missing from this task's context",
+                         "run coord's tasks through `coord` or `inv` (coord.tasks.build_namespace)") from None
+    return [(str(name), str(doc)) for name, doc in rows]

@@ -17,11 +17,11 @@ from coord.tasks.boundary import guarded, workspace
 
 
 def _actor_and_store():  # type: ignore[no-untyped-def]
-    from coord.mcp_server import git_email, resolve_actor
+    from coord.actor import email_from_git, resolve_actor
     from coord.store import open_store
 
     paths, config = workspace()
-    actor = resolve_actor(paths, config, os.environ, lambda: git_email(paths))
+    actor = resolve_actor(paths, config, os.environ, lambda: email_from_git(paths))
     return actor, open_store(paths, config)
 
 

@@ -7,22 +7,29 @@ from pathlib import Path
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
-from coord.tasks.boundary import guarded, workspace
+from coord.tasks.boundary import commands, guarded, workspace
 
 
-def _render(check: bool, force: bool) -> None:
+def _render(c: object, check: bool, force: bool) -> None:
     from coord import render
 
-    paths, _ = workspace()
+    paths, config = workspace()
     root = paths.toplevel
     if not check:
         render.record_hook_program(paths)
-    files = render.plan(root, render.render_config(paths.main_root))
+    files = render.plan(root, render.render_config(paths.main_root), commands=commands(c))
     if check:
         render.check(root, files)
         print(f"coord: {len(files)} generated files are up to date in {root}")
         return
     changed = render.write(root, files, force=force)
+    if paths.is_main:
+        from coord import worktree
+
+        # The worktree folder must be ignored before the first agent.setup, so the checkout is
+        # clean once the files below are committed (setup would add the line, uncommitted).
+        if worktree.ensure_gitignore(paths.main_root, config.worktree_dir):
+            changed.append(".gitignore")
     if not changed:
         print(f"coord: {len(files)} generated files already up to date in {root}")
         return
@@ -39,14 +46,14 @@ RENDER_HELP = {"check": "write nothing; exit 12 naming every file that differs",
 @guarded
 def init(c: object, check: bool = False, force: bool = False) -> None:
     """Render the Claude Code hooks, settings, .mcp.json, rules and CLAUDE.md section into this checkout."""
-    _render(check, force)
+    _render(c, check, force)
 
 
 @task(name="render", help=RENDER_HELP)
 @guarded
 def render_task(c: object, check: bool = False, force: bool = False) -> None:
     """Same as `coord init`: (re)render the generated Claude Code files from the templates."""
-    _render(check, force)
+    _render(c, check, force)
 
 
 @task(help={"role": "check as this role (default: CLAUDE_INSTANCE_ID, else the checkout's git identity)",
@@ -56,9 +63,11 @@ def doctor(c: object, role: str | None = None, skip_mcp: bool = False) -> None:
     """Check identity, checkout, Redis, generated files and the MCP server; one line each with the fix."""
     import os
 
+    from coord import render
     from coord.doctor import report, run_checks
 
-    results = run_checks(Path(os.getcwd()), os.environ, role=role, mcp=not skip_mcp)
+    results = run_checks(Path(os.getcwd()), os.environ, role=role, mcp=not skip_mcp,
+                         file_checks=render.doctor_checks(commands(c)))
     print(report(results))
     failed = [r for r in results if not r.ok]
     if failed:

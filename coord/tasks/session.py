@@ -13,8 +13,8 @@ from coord.config import Config
 from coord.errors import EnvironmentProblemError, StoreUnavailableError
 from coord.identity import INSTANCE_ENV
 from coord.repo import RepoPaths
-from coord.tasks.agent import _need_role, print_setup
-from coord.tasks.boundary import guarded, workspace
+from coord.tasks.agent import print_setup, setup_and_render
+from coord.tasks.boundary import commands, guarded, need_role, workspace
 
 CLAUDE_BIN_ENV = "COORD_CLAUDE_BIN"  # tests and unusual installs point this at another claude
 DEFAULT_CLAUDE = "claude"
@@ -60,12 +60,10 @@ def store_line(paths: RepoPaths, config: Config) -> str:
 @guarded
 def start(c: object, role: str | None = None, launch: bool = False) -> None:
     """Set ROLE up (idempotent) and print how to start its agent; --launch starts it."""
-    from coord import worktree
-
-    role = _need_role(role, "coord session.start ROLE [--launch]")
+    role = need_role(role, "coord session.start ROLE [--launch]")
     paths, config = workspace()
-    result = worktree.setup(paths, config, role)
-    print_setup(result, paths.main_root)
+    result, notes = setup_and_render(paths, config, role, commands(c))
+    print_setup(result, paths.main_root, notes)
     print(store_line(paths, config))
     if not launch:
         print("start the agent with:")

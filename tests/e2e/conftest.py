@@ -36,14 +36,35 @@ def find_claude() -> str | None:
     return shutil.which("claude") or (FALLBACK_BIN if os.access(FALLBACK_BIN, os.X_OK) else None)
 
 
+MISSING = ("the Claude Code CLI was not found: the end-to-end tests need it (set COORD_CLAUDE_BIN to its path, "
+           "or run `bash .ci/run`, which installs it)")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """No CLI, no end-to-end run: stop before the first test with one line, and a failing exit
+    code, instead of skipping everything and exiting 0 (a green run that tested nothing)."""
+    here = Path(__file__).parent
+    if any(here in Path(str(item.path)).parents for item in items) and find_claude() is None:
+        raise pytest.UsageError(MISSING)
+
+
+def cli_version(binary: str) -> str:
+    """`claude --version` prints "2.1.332 (Claude Code)"."""
+    done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return done.stdout.split()[0] if done.returncode == 0 and done.stdout.split() else ""
+
+
 @pytest.fixture(scope="session")
 def claude_bin() -> str:
+    """The CLI under test. COORD_CLAUDE_VERSION (set by `nox -s e2e` per version) must match what
+    the binary reports, so a session named for one version cannot silently run another."""
     found = find_claude()
-    if found is None:
-        message = "the Claude Code CLI was not found (set COORD_CLAUDE_BIN, or run .ci/run which installs it)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message)
-        pytest.skip(message)
+    if found is None:  # not reached when collection stopped above; kept for a direct fixture use
+        pytest.fail(MISSING)
+    expected = os.environ.get("COORD_CLAUDE_VERSION")
+    if expected:
+        actual = cli_version(found)
+        assert actual == expected, f"{found} is Claude Code {actual or '(no --version)'}, expected {expected}"
     return found
 
 

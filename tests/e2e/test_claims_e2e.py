@@ -44,13 +44,13 @@ def test_edit_of_a_claimed_file_is_denied_with_the_holder(workspace: Workspace) 
         run = workspace.claude(tree, "change the theme", model, "backend", "--allowedTools", "Read,Edit")
     assert run.code == 0 and run.text == "done", (run.result, run.stderr)
 
-    results = model.tool_results()
+    results = model.step_results()
     assert len(results) == 4, results
     denied = _text(results[1])
     assert results[1].get("is_error") is True, results[1]
     assert "frontend" in denied and "dark mode for the settings page" in denied and "src/settings.py" in denied
     # the denial was in the request right after the Edit, i.e. the model saw it before its next step
-    assert "dark mode for the settings page" in model.texts(model.main_requests[2])
+    assert "dark mode for the settings page" in model.texts(model.request_after(1))
     assert claimed.read_text() == "theme = 'light'\n"  # not edited
 
     assert not results[3].get("is_error"), results[3]

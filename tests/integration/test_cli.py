@@ -115,7 +115,7 @@ def test_inv_in_this_repository_has_the_same_tasks() -> None:
     assert proc.returncode == 0, proc.stderr
     for name in ("agent.setup", "agent.list", "agent.merge", "agent.teardown", "agent.restore", "session.start"):
         assert name in proc.stdout
-    coord_list = run_coord(PROJECT, "--list")
+    coord_list = run_coord(PROJECT, "help")
     assert coord_list.returncode == 0 and "agent.setup" in coord_list.stdout
 
 
@@ -123,3 +123,34 @@ def test_coord_version_and_help_do_not_need_a_repository(tmp_path: Path) -> None
     proc = run_coord(tmp_path, "--help", "agent.teardown")
     assert proc.returncode == 0 and "--abandon" in proc.stdout
     assert os.path.isdir(tmp_path)
+
+
+def _inv(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    inv = shutil.which("inv")
+    assert inv, "invoke is not installed"
+    return subprocess.run([inv, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_readme_first_command_in_a_fresh_clone_leaves_the_worktree_clean(
+    tmp_path: Path, coord_env: dict[str, str]
+) -> None:
+    """README's first command, `inv session.start backend`, in a fresh clone of this repository:
+    the new worktree has nothing to commit, `inv` and `coord` render the same bytes, and teardown
+    needs no flag."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(PROJECT), str(clone))
+    git(clone, "config", "user.name", "Test Human")
+    git(clone, "config", "user.email", "human@example.com")
+    env = clean_env(COORD_REDIS_URL=coord_env["COORD_REDIS_URL"], COORD_NAMESPACE=coord_env["COORD_NAMESPACE"])
+    for program in (_inv, lambda cwd, *a, env: run_coord(cwd, *a, env=env)):
+        checked = program(clone, "init", "--check", env=env)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    started = _inv(clone, "session.start", "backend", env=env)
+    assert started.returncode == 0, started.stderr
+    assert "warning" not in started.stderr, started.stderr
+    tree = clone / ".worktrees" / "backend"
+    assert git(tree, "status", "--porcelain=v1", "--untracked-files=all").stdout == ""
+    removed = _inv(clone, "agent.teardown", "backend", env=env)
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert not tree.exists()

@@ -4,8 +4,6 @@ tag, so one node serves them all and the client follows one MOVED redirection to
 from __future__ import annotations
 
 import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +13,9 @@ from redis.crc import key_slot
 
 from coord.config import Config
 from coord.keys import Keys
+from coord.server_process import ValkeyServer
 from coord.store import Store
-from tests.conftest import valkey_binary, wait_for_port
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,44 +41,33 @@ def _port_pair() -> int:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[list[int]]:
-    procs: list[subprocess.Popen[bytes]] = []
+    nodes: list[ValkeyServer] = []
     ports: list[int] = []
     try:
         for i in range(3):
-            port = _port_pair()
             work = tmp_path / f"node{i}"
-            work.mkdir()
-            procs.append(subprocess.Popen(
-                [str(valkey_binary()), "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                 "--cluster-config-file", str(work / "nodes.conf"), "--dir", str(work), "--save", "",
-                 "--appendonly", "no"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ))
-            ports.append(port)
-        for port in ports:
-            wait_for_port(port)
+            node = ValkeyServer(work, port=_port_pair(), extra=(
+                "--cluster-enabled", "yes", "--cluster-config-file", str(work / "nodes.conf")))
+            nodes.append(node)
+            node.start()
+            ports.append(node.port)
         clients = [redis.Redis(port=p, decode_responses=True) for p in ports]
         for client, (lo, hi) in zip(clients, RANGES, strict=True):
             client.execute_command("CLUSTER", "ADDSLOTSRANGE", lo, hi)
         for port in ports[1:]:
             clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", port)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            states = [c.execute_command("CLUSTER", "INFO") for c in clients]
-            if all("cluster_state:ok" in str(s) for s in states) and all(
-                "cluster_known_nodes:3" in str(s) for s in states
-            ):
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError(f"cluster did not become ok: {states}")
+
+        def formed() -> bool:
+            states = [str(c.execute_command("CLUSTER", "INFO")) for c in clients]
+            return all("cluster_state:ok" in s and "cluster_known_nodes:3" in s for s in states)
+
+        wait_for(formed, "the three nodes to form a cluster")
         for c in clients:
             c.close()
         yield ports
     finally:
-        for p in procs:
-            p.kill()
-            p.wait(timeout=10)
+        for node in nodes:
+            node.stop()
 
 
 def _owner(slot: int) -> int:

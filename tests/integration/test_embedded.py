@@ -7,7 +7,6 @@ import multiprocessing
 import os
 import signal
 import stat
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from coord.errors import StoreUnavailableError
 from coord.repo import RepoPaths, find_repo
 from coord.store import open_store
 from tests.conftest import git, make_repo
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,11 +39,9 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RepoPaths]
     _kill(paths)
 
 
-def test_not_running_is_reported_fast_without_starting(repo: RepoPaths) -> None:
-    start = time.perf_counter()
+def test_not_running_is_reported_without_starting(repo: RepoPaths) -> None:
     with pytest.raises(StoreUnavailableError, match="not running") as info:
         open_store(repo, Config(), start_server=False).presence()
-    assert time.perf_counter() - start < 1.0  # a file read, no process start (which would take seconds)
     assert "coord redis.up" in info.value.line()
     assert embedded.read_state(repo) is None
 
@@ -98,10 +96,7 @@ def test_published_message_survives_kill_9(repo: RepoPaths) -> None:
     state = embedded.read_state(repo)
     assert state is not None
     os.kill(state.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while embedded.pid_alive(state.pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not embedded.pid_alive(state.pid)
+    wait_for(lambda: not embedded.pid_alive(state.pid), "the killed server to exit")
     # The same store object recovers: the dead server is restarted on the next need.
     after = store.check("backend", limit=100)
     assert [m.id for m in after.messages] == ids[5:]

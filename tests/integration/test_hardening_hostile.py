@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from anyio.from_thread import start_blocking_portal
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp.client import Client
 
@@ -34,7 +34,7 @@ from tests.stress.support import (
 
 pytestmark = pytest.mark.integration
 
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+FAST = settings(max_examples=40)  # each example starts git or coord processes; the rest: tests/conftest.py
 
 
 # -- role names and base refs -------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def test_nasty_bodies_through_real_mcp_stdio(two_clients: tuple[Any, Any, Any]) 
         mcp_round_trip(portal, b, p, body, "INFO")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25)  # every example is two MCP round trips
 @given(body=st.text(st.characters(codec="utf-8"), min_size=0, max_size=200))
 def test_generated_bodies_through_real_mcp_stdio(two_clients: tuple[Any, Any, Any], body: str) -> None:
     portal, b, p = two_clients
@@ -287,18 +287,15 @@ def test_generated_hook_stdin(hook_env: dict[str, str], event: str, data: bytes)
     hostile.check_hook(event, data, hook_env, {})
 
 
-def test_hostile_hook_stdin_as_processes_is_fast(hook_env: dict[str, str], mcp_repo: Path) -> None:
+def test_hostile_hook_stdin_as_processes(hook_env: dict[str, str], mcp_repo: Path) -> None:
     from tests.stress.support import HOOK
 
     for data in [b"", b"{", b"\xff" * 1000, b'{"session_id": 5}', b'{"session_id": "s", "cwd": "/"}',
                  json.dumps({"session_id": "z" * 201}).encode(), b"[" * 100_000 + b"]" * 100_000]:
         for event in ("session-start", "user-prompt-submit", "session-end"):
-            start = time.monotonic()
             proc = subprocess.run([*HOOK, event], input=data, cwd=mcp_repo, env=hook_env, capture_output=True,
-                                  timeout=30)
-            took = time.monotonic() - start
+                                  timeout=60)  # a hang guard only: hook speed is the bench's rows 1 and 2
             assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr
-            assert took < 1.0, (event, data[:40], took)
             out = proc.stdout.decode()
             assert not out.strip() or json.loads(out).get("decision") != "block"
 

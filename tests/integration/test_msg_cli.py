@@ -60,8 +60,8 @@ def test_send_inbox_ack_between_human_and_agent(repo: Path, coord_env: dict[str,
     [
         (("msg.send", "backend", "bogus", "x"), 2, "unknown message type"),
         (("msg.send", "nobody", "info", "x"), 2, "unknown role"),
-        (("msg.send", "backend", "info"), 2, "coord --help msg.send"),
-        (("msg.ack",), 2, "coord --help msg.ack"),
+        (("msg.send", "backend", "info"), 2, "msg.send needs BODY (usage: coord msg.send ROLE TYPE BODY)"),
+        (("msg.ack",), 2, "msg.ack needs IDS (usage: coord msg.ack IDS)"),
         (("msg.ack", " , "), 2, "no message ids"),
     ],
 )

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from coord import render
+from coord.tasks import command_table, namespace
 from tests.conftest import git
 
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+COMMANDS = command_table(namespace)
 COORD = [sys.executable, "-m", "coord.cli"]
 
 
@@ -28,7 +30,7 @@ def coord(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subproces
 def test_this_repository_dogfoods_its_rendered_files() -> None:
     """Fails when the templates, the config, the enums, the tool names or a task's docstring change
     without `coord init` being re-run and committed here."""
-    files = render.plan(REPO_ROOT, render.render_config(REPO_ROOT))
+    files = render.plan(REPO_ROOT, render.render_config(REPO_ROOT), commands=COMMANDS)
     assert render.drift(REPO_ROOT, files) == [], "run `coord init` in the repository root and commit the result"
     tracked = git(REPO_ROOT, "ls-files", "--", *render.paths(files)).stdout.split()
     assert sorted(tracked) == sorted(render.paths(files)), "the rendered files must be committed"
@@ -37,7 +39,7 @@ def test_this_repository_dogfoods_its_rendered_files() -> None:
 def test_init_writes_then_finds_nothing_to_do_then_check_passes(git_repo: Path) -> None:
     first = coord(git_repo, "init")
     assert first.returncode == 0, first.stderr
-    for path in render.paths(render.plan(git_repo)):
+    for path in render.paths(render.plan(git_repo, commands=COMMANDS)):
         assert f"wrote {path}" in first.stdout
         assert (git_repo / path).is_file()
     assert os.access(git_repo / ".claude/hooks/coord-user-prompt-submit.sh", os.X_OK)

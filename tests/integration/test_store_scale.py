@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import time
 
 import pytest
 import redis
@@ -97,7 +96,6 @@ def test_ten_processes_heartbeating_and_messaging(valkey, namespace: str) -> Non
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(valkey.url, namespace, i, rounds, queue)) for i in range(10)]
-    start = time.monotonic()
     for p in procs:
         p.start()
     results = [queue.get(timeout=120) for _ in procs]
@@ -120,5 +118,4 @@ def test_ten_processes_heartbeating_and_messaging(valkey, namespace: str) -> Non
             assert updates == [f"{other} round {n}" for n in range(rounds)]
     views = store.presence()
     assert all(v.status.value == "active" for v in views)
-    assert time.monotonic() - start < 120
     store.close()

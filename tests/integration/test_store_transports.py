@@ -17,8 +17,8 @@ import redis
 
 from coord.config import Config
 from coord.errors import StoreUnavailableError
+from coord.server_process import ValkeyServer
 from coord.store import Store
-from tests.conftest import free_port, valkey_binary, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -26,23 +26,18 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def secured(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """A server that wants a password, with an ACL user and a unix socket."""
-    port = free_port()
     sock = tmp_path / "v.sock"
-    proc = subprocess.Popen(
-        [str(valkey_binary()), "--port", str(port), "--bind", "127.0.0.1", "--unixsocket", str(sock),
-         "--unixsocketperm", "700", "--requirepass", "top-secret", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    server = ValkeyServer(tmp_path, extra=("--unixsocket", str(sock), "--unixsocketperm", "700",
+                                           "--requirepass", "top-secret"))
     try:
-        wait_for_port(port)
+        server.start()
+        port = server.port
         admin = redis.Redis(port=port, password="top-secret")
         admin.execute_command("ACL", "SETUSER", "agent", "on", ">agent-pw", "~*", "+@all")
         admin.close()
         yield port, sock
     finally:
-        proc.kill()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 def _roundtrip(url: str, namespace: str) -> Store:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.integration.test_hardening_hostile import (  # noqa: F401 - fixtures
@@ -23,7 +23,7 @@ from tests.stress import hostile
 
 pytestmark = pytest.mark.stress
 
-BIG = settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+BIG = settings.get_profile("stress")  # tests/conftest.py: large budgets whatever profile is loaded
 
 
 def test_every_nasty_role_as_every_task(scene: hostile.Scene) -> None:
@@ -48,20 +48,20 @@ def test_generated_base_refs(scene: hostile.Scene, data: st.DataObject) -> None:
     hostile.check_base(scene, data.draw(hostile.strings(scene.marker)))
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(BIG, max_examples=3000)
 @given(body=hostile.bodies(), kind=hostile.types())
 def test_generated_bodies_and_types_through_the_store(store: Any, body: Any, kind: Any) -> None:
     hostile.check_store_message(store, body, kind, {})
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(BIG, max_examples=400)
 @given(body=st.text(st.characters(codec="utf-8"), max_size=2000))
 def test_generated_bodies_through_real_mcp_stdio(two_clients: Any, body: str) -> None:
     portal, b, p = two_clients
     mcp_round_trip(portal, b, p, body, "INFO")
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(BIG, max_examples=2000)
 @given(event=st.sampled_from(["session-start", "user-prompt-submit", "session-end", "nope", ""]),
        data=hostile.payloads())
 def test_generated_hook_stdin(hook_env: dict[str, str], event: str, data: bytes) -> None:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from coord.catalog.claude import EDIT_MATCHER
 from coord.claims import (
     EXPIRED,
     LAPSED,
@@ -35,7 +36,6 @@ from coord.claims import (
     repo_relative,
     to_repo_pattern,
 )
-from coord.claude_tools import EDIT_MATCHER
 from coord.errors import ConfigError, InvalidInputError
 
 pytestmark = pytest.mark.unit
@@ -185,13 +185,13 @@ PATTERNS = st.lists(SEGMENTS, min_size=1, max_size=4).filter(
 PATHS = st.lists(st.sampled_from(["a", "b", "ab", "ba", "bb"]), min_size=1, max_size=5).map("/".join)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(PATTERNS, PATHS)
 def test_covers_agrees_with_the_regex_oracle(pattern: str, path: str) -> None:
     assert covers(pattern, path) == bool(_oracle(pattern).fullmatch(path))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(PATTERNS, PATTERNS, st.lists(PATHS, min_size=1, max_size=8))
 def test_overlap_is_symmetric_and_never_misses_a_shared_path(a: str, b: str, paths: list[str]) -> None:
     assert patterns_overlap(a, b) == patterns_overlap(b, a)

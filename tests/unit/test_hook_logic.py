@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from coord import hooks
+from coord.actor import email_from_files, parse_git_config, resolve_actor
+from coord.catalog.claude import TOOL_NAMES
 from coord.config import Config
 from coord.errors import IdentityError
 from coord.identity import Identity, role_email
-from coord.mcp_server import TOOL_NAMES, resolve_actor
 from coord.messages import Message
 from coord.repo import RepoPaths
 
@@ -83,7 +84,7 @@ def test_block_and_held_reason_name_the_fix() -> None:
 def test_git_config_parser_reads_what_git_writes() -> None:
     text = '[core]\n\tbare = false\n[user]\n\tname = coord agent qa\n\temail = "qa@coord.invalid" ; note\n' \
            '[extensions]\n\tworktreeConfig = true\n[remote "origin"]\n\turl = x\n# comment\n'
-    values = hooks._parse_git_config(text)
+    values = parse_git_config(text)
     assert values["user.email"] == "qa@coord.invalid"
     assert values["extensions.worktreeconfig"] == "true"
     assert values["remote.origin.url"] == "x"
@@ -94,10 +95,10 @@ def test_worktree_email_wins_only_when_worktree_config_is_on(tmp_path: Path) -> 
     own.mkdir(parents=True)
     (common / "config").write_text("[user]\n\temail = human@example.com\n")
     (own / "config.worktree").write_text(f"[user]\n\temail = {role_email('qa')}\n")
-    assert hooks.git_email(own, common) == "human@example.com"
+    assert email_from_files(own, common) == "human@example.com"
     (common / "config").write_text("[user]\n\temail = human@example.com\n[extensions]\n\tworktreeConfig = true\n")
-    assert hooks.git_email(own, common) == role_email("qa")
-    assert hooks.git_email(tmp_path / "missing", tmp_path / "missing") is None
+    assert email_from_files(own, common) == role_email("qa")
+    assert email_from_files(tmp_path / "missing", tmp_path / "missing") is None
 
 
 def _paths(tmp_path: Path, main: bool) -> RepoPaths:
@@ -130,7 +131,7 @@ def test_hooks_and_mcp_server_agree_on_who_a_session_is(
             return type(exc).__name__
 
     email = role_email(email_role) if email_role else "human@example.com"
-    ours = outcome(lambda: hooks.identify(paths, config, environ))
+    ours = outcome(lambda: hooks.session_identity(paths, config, environ))
     theirs = outcome(lambda: resolve_actor(paths, config, environ, email))
     assert ours == theirs
 

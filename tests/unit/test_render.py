@@ -8,11 +8,10 @@ import re
 import pytest
 
 from coord import render
+from coord.catalog.claude import HOOKS, TOOL_NAMES
 from coord.config import Config
 from coord.errors import CoordError
-from coord.hooks import HOOKS
 from coord.identity import INSTANCE_ENV
-from coord.mcp_server import TOOL_NAMES
 from coord.messages import MESSAGE_TYPE_HELP, MessageType
 
 COMMANDS = [("init", "Render the files"), ("doctor", "Check everything")]
@@ -62,7 +61,25 @@ def test_hook_scripts_exec_coord_hook_and_never_block_when_it_is_missing() -> No
         assert script.mode == 0o755
         assert script.content.startswith("#!/bin/sh\n")
         assert f"exec coord-hook {hook.arg}\n" in script.content
-        assert script.content.rstrip().endswith("exit 0")
+        assert script.content.rstrip().endswith("exit 1" if hook.required else "exit 0")
+
+
+def test_worktree_hooks_follow_own_claude_worktrees() -> None:
+    from dataclasses import replace
+
+    worktree_events = {h.event for h in HOOKS if h.setting == "own_claude_worktrees"}
+    assert worktree_events == {"WorktreeCreate", "WorktreeRemove"}
+    on = json.loads(rendered()[".claude/settings.json"].content)["hooks"]
+    assert worktree_events <= set(on)
+    off = rendered(replace(Config(), own_claude_worktrees=False))
+    assert not worktree_events & set(json.loads(off[".claude/settings.json"].content)["hooks"])
+    assert not any("worktree-" in path for path in off)
+
+
+def test_adhoc_agents_of_this_machine_never_reach_the_rendered_files() -> None:
+    from coord.claude_worktree import with_role
+
+    assert rendered(with_role(Config(), "agent-a19d1fe46fafc5e6e")) == rendered()
 
 
 def test_no_file_holds_an_absolute_path_of_this_machine() -> None:

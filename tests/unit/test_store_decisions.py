@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from coord.catalog.claude import TOOL_NAMES, Tool
 from coord.errors import IdentityError, InvalidInputError
-from coord.mcp_server import TOOL_NAMES, Tool
 from coord.presence import PresenceRecord, Status
 from coord.scripts import ALL, Script
 from coord.store import check_limit, check_session_id, held_error, is_live, message_from_row, view

@@ -1,0 +1,36 @@
+"""`nox -s e2e` without the Claude Code CLI fails (exit 1) instead of skipping every test and
+passing; with a CLI it collects the end-to-end tests. Real nox, real pytest, in processes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.integration.test_worktree_support import clean_env
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def nox_e2e_collect(claude_bin: str) -> subprocess.CompletedProcess[str]:
+    nox = shutil.which("nox")
+    assert nox, "nox is not installed (pip install -e '.[dev]')"
+    env = clean_env(COORD_CLAUDE_BIN=claude_bin)
+    return subprocess.run([nox, "-s", "e2e", "--", "--collect-only", "-q", "-p", "no:cacheprovider"], cwd=PROJECT,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_nox_e2e_fails_when_the_claude_cli_is_missing(tmp_path: Path) -> None:
+    proc = nox_e2e_collect(str(tmp_path / "no-claude-here"))
+    assert proc.returncode != 0
+    assert "the Claude Code CLI was not found" in proc.stdout + proc.stderr
+    assert "passed" not in proc.stdout and "skipped" not in proc.stdout
+
+
+def test_nox_e2e_collects_when_a_cli_is_there(tmp_path: Path) -> None:
+    stand_in = tmp_path / "claude"
+    stand_in.write_text("#!/bin/sh\necho 2.1.197\n")
+    stand_in.chmod(0o755)
+    proc = nox_e2e_collect(str(stand_in))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "test_claude_code.py::" in proc.stdout
