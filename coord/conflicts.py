@@ -218,7 +218,7 @@ def warning_body(me: BranchTip, other: BranchTip, files: Sequence[str], tool: st
                 f"`git merge {other.branch}` and commit. {tool} shows the current state.")
     if me.base:
         return (f"{head} {other.role} was told to bring {me.branch} into its branch (`coord agent.sync "
-                f"{other.role}`); merge it after that. {tool} shows the current state.")
+                f"--role {other.role}`); merge it after that. {tool} shows the current state.")
     return f"{head} Agree with {other.role} who changes what before either goes on; {tool} shows the current state."
 
 

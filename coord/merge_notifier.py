@@ -24,6 +24,7 @@ from coord.scripts import Script
 
 if TYPE_CHECKING:
     from coord.store import Store
+    from coord.worktree import MergeResult
 
 # KEYS: pending:<main role>, warned, then per notice: inbox, pending
 # ARGV: n_ack, ack ids..., n_forget, forget..., then per notice: recipient, type, body, fingerprint ('' none);
@@ -74,6 +75,12 @@ def moved_by(paths: RepoPaths, previous: str, commit: str) -> int:
     if not previous or previous == commit:
         return 0
     return int(git.out(paths.main_root, "rev-list", "--count", f"{previous}..{commit}"))
+
+
+def event_for(paths: RepoPaths, config: Config, result: MergeResult) -> MergeEvent:
+    """The merge loop's view of an agent.merge result."""
+    moved = 0 if result.kind == "up-to-date" else moved_by(paths, result.previous, result.commit)
+    return MergeEvent(result.role, result.branch, result.base, result.kind, result.commit, moved, config.main_role)
 
 
 def _read(store: Store, main_role: str) -> tuple[list[Message], set[str], set[str]]:

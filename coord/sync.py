@@ -191,7 +191,8 @@ def sync(paths: RepoPaths, config: Config, role: str) -> SyncResult:
     role = validate_role(role, config.roles)
     if role == config.main_role:
         raise InvalidInputError(
-            f"{role} is the main role: it works on the base branch itself", "name an agent role: coord agent.sync ROLE"
+            f"{role} is the main role: it works on the base branch itself",
+            "name an agent role: coord agent.sync --role ROLE",
         )
     with repo_lock(paths):
         path, entry = _agent_worktree(paths, config, role)

@@ -152,6 +152,6 @@ def test_a_conflict_with_the_base_branch_says_to_sync_not_to_agree_with_the_main
     plan = plan_warnings([conflict(BASE, BE)], {"backend"}, set())
     to_pm, to_backend = plan.send[0].body_a, plan.send[0].body_b
     assert "coord agent.sync" in to_backend and "git merge main" in to_backend and "Agree" not in to_backend
-    assert "coord agent.sync backend" in to_pm and "Agree" not in to_pm
+    assert "coord agent.sync --role backend" in to_pm and "Agree" not in to_pm
     between_agents = plan_warnings([conflict(BE, FE)], {"backend", "frontend"}, set()).send[0]
     assert "Agree with frontend" in between_agents.body_a and "agent.sync" not in between_agents.body_a
