@@ -13,8 +13,9 @@ nox.options.error_on_missing_interpreters = True
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the package, tests, tasks and benchmarks."""
+    """ruff over the package, tests, tasks and benchmarks; mypy --strict over coord/ (pyproject.toml)."""
     session.run("ruff", "check", ".")
+    session.run("mypy")
 
 
 @nox.session

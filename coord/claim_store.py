@@ -23,7 +23,7 @@ from coord.claims import Claim, blocking_claim, check_patterns, check_reason, ch
 from coord.errors import ClaimConflictError, CoordError
 from coord.identity import validate_role
 from coord.presence import PresenceRecord
-from coord.resp import pairs
+from coord.resp import Arg, items, pairs
 from coord.scripts import Script
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def digest_of(entries: dict[str, object]) -> str:
     return hashlib.sha1("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def presence_commands(store: Store) -> list[list[object]]:
+def presence_commands(store: Store) -> list[list[Arg]]:
     """The two reads that tell who is live; pipelined with whatever else a caller needs."""
     k = store.keys
     return [["HGETALL", k.presence], ["MGET", *(k.alive(r) for r in store.config.roles)]]
@@ -129,8 +129,8 @@ def live_roles(store: Store, records_reply: object, alive_reply: object, now: fl
     from coord.store import _json_loads, is_live
 
     roles = store.config.roles
-    records = pairs(records_reply)  # type: ignore[arg-type]
-    alive = dict(zip(roles, alive_reply, strict=True))  # type: ignore[call-overload]
+    records = pairs(items(records_reply))
+    alive = {r: None if v is None else str(v) for r, v in zip(roles, items(alive_reply), strict=True)}
     live = set()
     for role in roles:
         raw = records.get(role)
@@ -147,9 +147,9 @@ def live_roles(store: Store, records_reply: object, alive_reply: object, now: fl
 
 def read(store: Store) -> ClaimsView:
     """Every claim and every live role, in one round trip."""
-    replies = store.pipeline([["HGETALL", store.keys.claims], *presence_commands(store)])
-    now = float(store.clock())
-    raw_claims = pairs(replies[0])  # type: ignore[arg-type]
+    replies = store.pipeline([["HGETALL", store.keys.claims], *presence_commands(store), *store.time_commands()])
+    now = store.now_of(replies)  # the server's: claims expire on one clock, whoever wrote them
+    raw_claims = pairs(items(replies[0]))
     claims = []
     for pattern, raw in sorted(raw_claims.items()):
         claim = Claim.from_json(str(pattern), str(raw))
@@ -185,10 +185,10 @@ def claim(store: Store, role: str, patterns: object, reason: object, ttl_seconds
                 "ask the holder to release it, wait for it to expire, or claim other paths",
             )
         made = tuple(Claim(p, role, why, view.now, view.now + ttl) for p in decision.granted)
-        args: list[object] = [view.digest, len(decision.remove), *decision.remove]
+        args: list[Arg] = [view.digest, len(decision.remove), *decision.remove]
         for c in made:
             args += [c.pattern, c.to_json()]
-        reply = list(store.run_script(CLAIM, [store.keys.claims], args))  # type: ignore[call-overload]
+        reply = items(store.run_script(CLAIM, [store.keys.claims], args))
         if reply[0] == "ok":
             return ClaimResult(role, made, decision.remove)
     raise CoordError("the claims kept changing while this claim was decided", "try again")
@@ -209,7 +209,7 @@ def release(store: Store, role: str, patterns: Sequence[str] | None = None) -> R
     never released, only reported back in not_held."""
     validate_role(role, store.config.roles)
     wanted = check_patterns(patterns) if patterns else []
-    reply = [str(x) for x in store.run_script(RELEASE, [store.keys.claims], [role, *wanted])]  # type: ignore[union-attr]
+    reply = [str(x) for x in items(store.run_script(RELEASE, [store.keys.claims], [role, *wanted]))]
     cut = reply.index("")
     return ReleaseResult(role, tuple(sorted(reply[:cut])), tuple(reply[cut + 1:]))
 

@@ -24,6 +24,7 @@ import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import Any
 
 from coord.catalog.claude import EDIT_TOOLS
 from coord.errors import ConfigError, InvalidInputError
@@ -205,7 +206,7 @@ def edited_paths(tool_name: object, tool_input: object) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # Glob overlap: is there a path that both patterns match?
 
-_Token = tuple  # ("lit", ch) | ("one",) | ("star",) | ("dstar",) | ("cls", ranges, negated)
+_Token = tuple[Any, ...]  # ("lit", ch) | ("one",) | ("star",) | ("dstar",) | ("cls", ranges, negated)
 _PROBES = "a0_-.Z~ \x01\u00e9"
 
 
@@ -261,7 +262,7 @@ def _tokens(pattern: str) -> tuple[_Token, ...]:
 def _matches_char(tok: _Token, ch: str) -> bool:
     kind = tok[0]
     if kind == "lit":
-        return tok[1] == ch
+        return bool(tok[1] == ch)
     if kind == "one":
         return ch != "/"
     if kind == "cls":

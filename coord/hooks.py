@@ -299,7 +299,8 @@ def on_pre_tool_use(payload: Mapping[str, Any], environ: Mapping[str, str]) -> d
         return None  # not a coordinated session (or one whose prompts are already blocked)
     from coord.claims import deny_reason, pre_tool_use_deny, repo_relative
 
-    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) and payload.get("cwd") else str(paths.toplevel)
+    given = payload.get("cwd")
+    cwd = given if isinstance(given, str) and given else str(paths.toplevel)
     wanted = []
     for target in targets:
         full = os.path.realpath(os.path.join(cwd, target))

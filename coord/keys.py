@@ -41,6 +41,16 @@ class Keys:
         """HASH message id -> type: the role's messages not yet acknowledged."""
         return f"{self.prefix}:pending:{role}"
 
+    def published(self, publish_id: str) -> str:
+        """STRING JSON list of the inbox ids a publish got, kept PUBLISH_ID_TTL: a resend of the same
+        publish id (its reply was lost) is answered from here instead of delivered again."""
+        return f"{self.prefix}:published:{publish_id}"
+
+    def repeat(self, digest: str) -> str:
+        """STRING counter of identical messages (digest of sender, recipient, type, body), expiring
+        repeat_window_seconds after the first: the loop guard."""
+        return f"{self.prefix}:repeat:{digest}"
+
     def seen(self, role: str) -> str:
         """STRING: newest inbox id already shown to the role by its per-turn hook."""
         return f"{self.prefix}:seen:{role}"
@@ -64,3 +74,16 @@ class Keys:
     def warned(self) -> str:
         """SET of conflict fingerprints already announced with CONFLICT_WARNING."""
         return f"{self.prefix}:warned"
+
+    @property
+    def carried(self) -> str:
+        """SET of older namespaces whose data was carried into this one (coord.carry_over)."""
+        return f"{self.prefix}:carried"
+
+    def per_role(self, role: str) -> tuple[str, str, str, str]:
+        """The role's own keys, in the order coord.carry_over passes them: alive, inbox, pending, seen."""
+        return (self.alive(role), self.inbox(role), self.pending(role), self.seen(role))
+
+    def shared(self) -> tuple[str, str, str, str, str]:
+        """The namespace-wide keys: presence, claims, conflicts, warned, events."""
+        return (self.presence, self.claims, self.conflicts, self.warned, self.events)

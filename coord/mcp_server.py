@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from coord.actor import Actor, email_from_git, resolve_actor
 from coord.catalog.claude import SERVER_NAME, Tool
@@ -30,10 +30,13 @@ from coord.errors import CoordError, IdentityError, NotFoundError, SessionEndedE
 from coord.messages import BROADCAST, MessageType
 from coord.repo import RepoPaths, find_repo
 
+UNSENT_KEPT = 100  # failed publishes whose ids are kept for an identical resend
+
 if TYPE_CHECKING:
     from coord.store import Store
 
 SESSION_ENV = "CLAUDE_CODE_SESSION_ID"
+T = TypeVar("T")
 FALLBACK_SESSION_ENV = "COORD_SESSION_ID"
 
 
@@ -78,6 +81,9 @@ class Service:
         self.state = RegistrationState.PENDING
         self.refusal: str | None = None
         self._lock = threading.Lock()
+        # publish ids of sends that failed (the reply may have been lost after delivery): an identical
+        # resend reuses the id, so the store recognises it and does not deliver it twice
+        self._unsent: dict[tuple[str, str, str], str] = {}
         self._store: Store | None = None
         self._store_factory = store_factory
         self._radar_store: Store | None = None
@@ -143,7 +149,7 @@ class Service:
             with contextlib.suppress(CoordError):
                 self._register_locked()
 
-    def call(self, fn: Callable[["Store", Actor], Any]) -> Any:
+    def call(self, fn: Callable[["Store", Actor], T]) -> T:
         """Run one tool body under the lock; CoordError propagates (the SDK layer turns it into
         a ToolError)."""
         actor = self._require()
@@ -178,7 +184,19 @@ class Service:
 
     def publish(self, to: str, type: MessageType | str, body: str) -> dict[str, Any]:
         # The sender is this server's role, never an argument.
-        result = self.call(lambda store, actor: store.publish(actor.role, to, type, body))
+        from coord.errors import StoreUnavailableError
+        from coord.store import new_publish_id
+
+        key = (str(to), str(getattr(type, "value", type)), str(body))
+        publish_id = self._unsent.get(key) or new_publish_id()
+        try:
+            result = self.call(lambda store, actor: store.publish(actor.role, to, type, body, publish_id))
+        except StoreUnavailableError:
+            if len(self._unsent) >= UNSENT_KEPT:
+                self._unsent.pop(next(iter(self._unsent)))
+            self._unsent[key] = publish_id
+            raise
+        self._unsent.pop(key, None)
         return result.to_dict()
 
     def check(self, limit: int = 20) -> dict[str, Any]:
@@ -291,7 +309,7 @@ def build_server(service: Service | None = None, autostart: bool = False) -> Any
 
     svc = service if service is not None else Service()
 
-    def run(fn: Callable[[], Any]) -> Any:
+    def run(fn: Callable[[], T]) -> T:
         try:
             return fn()
         except CoordError as exc:

@@ -9,7 +9,6 @@ one script that acknowledges, delivers and records the announced conflicts atomi
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from coord.errors import CoordError, StoreUnavailableError
 from coord.merge_notices import MergeEvent, NoticePlan, plan_notices
 from coord.messages import Message
 from coord.repo import RepoPaths
+from coord.resp import Arg
 from coord.scripts import Script
 
 if TYPE_CHECKING:
@@ -83,15 +83,16 @@ def event_for(paths: RepoPaths, config: Config, result: MergeResult) -> MergeEve
     return MergeEvent(result.role, result.branch, result.base, result.kind, result.commit, moved, config.main_role)
 
 
-def _read(store: Store, main_role: str) -> tuple[list[Message], set[str], set[str]]:
+def _read(store: Store, main_role: str) -> tuple[list[Message], set[str], set[str], float]:
     from coord.claim_store import live_roles, presence_commands
     from coord.store import MAX_LIMIT
 
     pending = store.check(main_role, limit=MAX_LIMIT).messages
-    replies = store.pipeline([["SMEMBERS", store.keys.warned], *presence_commands(store)])
+    replies = store.pipeline([["SMEMBERS", store.keys.warned], *presence_commands(store), *store.time_commands()])
     members = replies[0]
     warned = {str(m) for m in members} if isinstance(members, list) else set()
-    return pending, warned, live_roles(store, replies[1], replies[2], float(store.clock()))
+    now = store.now_of(replies)  # the server's clock, the one message timestamps use
+    return pending, warned, live_roles(store, replies[1], replies[2], now), now
 
 
 def _base_results(paths: RepoPaths, config: Config, store: Store, report: NoticeReport) -> list[PairResult]:
@@ -105,14 +106,14 @@ def _base_results(paths: RepoPaths, config: Config, store: Store, report: Notice
     return found.results
 
 
-def _store(store: Store, plan: NoticePlan, main_role: str) -> int:
+def _store(store: Store, plan: NoticePlan, main_role: str, now: float) -> int:
     k = store.keys
     keys = [k.pending(main_role), k.warned]
-    args: list[object] = [len(plan.ack), *plan.ack, len(plan.forget), *plan.forget]
+    args: list[Arg] = [len(plan.ack), *plan.ack, len(plan.forget), *plan.forget]
     for n in plan.notices:
         keys += [k.inbox(n.recipient), k.pending(n.recipient)]
         args += [n.recipient, n.type.value, n.body, n.fingerprint or ""]
-    args += [RADAR_SENDER, repr(float(store.clock()))]
+    args += [RADAR_SENDER, repr(now)]
     reply = store.run_script(NOTIFY, keys, args)
     return int(reply[0])  # type: ignore[index]
 
@@ -122,7 +123,6 @@ def announce_merge(
 ) -> NoticeReport:
     """Acknowledge, tell ROLE, tell the others (see coord.merge_notices). Never raises for Redis
     or git trouble: the merge already happened, so the report carries a warning instead."""
-    until = time.time() if until is None else until
     report = NoticeReport()
     own = store is None
     try:
@@ -130,10 +130,10 @@ def announce_merge(
             from coord.store import open_store
 
             store = open_store(paths, config, start_server=False)
-        pending, warned, live = _read(store, config.main_role)
+        pending, warned, live, now = _read(store, config.main_role)
         results = _base_results(paths, config, store, report) if event.moved > 0 else []
-        report.plan = plan_notices(event, pending, until, live, results, warned)
-        report.acknowledged = _store(store, report.plan, config.main_role)
+        report.plan = plan_notices(event, pending, now if until is None else until, live, results, warned)
+        report.acknowledged = _store(store, report.plan, config.main_role, now)
         report.sent = True
     except StoreUnavailableError as exc:
         report.warnings.append(f"merge notices not sent: {exc.message}")

@@ -21,6 +21,13 @@ class Status(StrEnum):
     UNKNOWN = "unknown"  # the store could not be reached
 
 
+def _seconds(value: object) -> float:
+    """A timestamp field of a stored record (a JSON number, or text); TypeError for anything else."""
+    if isinstance(value, str | int | float):
+        return float(value)
+    raise TypeError(f"expected a number, got {type(value).__name__}")
+
+
 class PresenceRecord(NamedTuple):
     """One role's stored presence. Times are Unix seconds (float). A NamedTuple, not a dataclass:
     presence reads build one per role (200 at a time) and a frozen dataclass costs 3x more to make."""
@@ -31,6 +38,7 @@ class PresenceRecord(NamedTuple):
     registered_at: float
     last_heartbeat: float
     status: str  # Status.ACTIVE or Status.INACTIVE as stored; STALE is derived, never stored
+    host: str = ""  # the machine the session runs on (worktree_path is a path on that machine)
 
     def to_dict(self) -> dict[str, object]:
         return self._asdict()
@@ -41,9 +49,10 @@ class PresenceRecord(NamedTuple):
             str(data["role"]),
             str(data.get("session_id", "")),
             str(data.get("worktree_path", "")),
-            float(data.get("registered_at", 0.0)),  # type: ignore[arg-type]
-            float(data.get("last_heartbeat", 0.0)),  # type: ignore[arg-type]
+            _seconds(data.get("registered_at", 0.0)),
+            _seconds(data.get("last_heartbeat", 0.0)),
             str(data.get("status", Status.INACTIVE.value)),
+            str(data.get("host", "")),
         )
 
 

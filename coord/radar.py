@@ -38,6 +38,7 @@ from coord.conflicts import (
 from coord.errors import CoordError, GitError, StoreUnavailableError
 from coord.messages import MessageType
 from coord.repo import RepoPaths
+from coord.resp import Arg, items
 from coord.scripts import Script
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ return 1
 
 # KEYS: warned, then per warning: inbox a, pending a, inbox b, pending b
 # ARGV: n_forget, forget..., then per warning: fingerprint, recipient a, body a, recipient b, body b;
-#       last: sender, type, ts
+#       last: sender, type, ts ('' = server time)
 # -> the fingerprints announced now (those SADD added: announced exactly once, whoever runs the radar)
 WARN = Script(
     "radar_warn",
@@ -78,6 +79,7 @@ WARN = Script(
 local n = tonumber(ARGV[1])
 for i = 2, 1 + n do redis.call('SREM', KEYS[1], ARGV[i]) end
 local sender, kind, ts = ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
+if ts == '' then ts = num(now_of('')) end
 local out = {}
 local w = 0
 for i = 2 + n, #ARGV - 3, 5 do
@@ -170,16 +172,16 @@ def _read(store: Store, fields: Sequence[str]) -> tuple[dict[str, MergeFacts | N
     from coord.claim_store import live_roles, presence_commands
 
     k = store.keys
-    commands: list[list[object]] = [["SMEMBERS", k.warned], *presence_commands(store)]
+    commands: list[list[Arg]] = [["SMEMBERS", k.warned], *presence_commands(store)]
     if fields:
         commands.append(["HMGET", k.conflicts, *fields])
-    replies = store.pipeline(commands)
-    warned = {str(m) for m in replies[0]}  # type: ignore[union-attr]
-    live = live_roles(store, replies[1], replies[2], float(store.clock()))
+    replies = store.pipeline([*commands, *store.time_commands()])
+    warned = {str(m) for m in items(replies[0])}
+    live = live_roles(store, replies[1], replies[2], store.now_of(replies))
     cache = {}
     if fields:
         cache = {f: MergeFacts.from_json(None if v is None else str(v))
-                 for f, v in zip(fields, replies[3], strict=True)}  # type: ignore[call-overload]
+                 for f, v in zip(fields, items(replies[3]), strict=True)}
     return cache, warned, live
 
 
@@ -188,7 +190,7 @@ def _save(store: Store, facts: dict[str, MergeFacts], current: Sequence[str] | N
     longer any branch's tip, so the cache holds one entry per live pair, not one per commit ever."""
     if not facts and current is None:
         return
-    args: list[object] = ["0" if current is None else "1", len(facts)]
+    args: list[Arg] = ["0" if current is None else "1", len(facts)]
     for name, value in facts.items():
         args += [name, value.to_json()]
     args += list(current or ())
@@ -200,12 +202,12 @@ def _announce(store: Store, plan: WarnPlan) -> list[str]:
         return []
     k = store.keys
     keys = [k.warned]
-    args: list[object] = [len(plan.forget), *plan.forget]
+    args: list[Arg] = [len(plan.forget), *plan.forget]
     for w in plan.send:
         keys += [k.inbox(w.role_a), k.pending(w.role_a), k.inbox(w.role_b), k.pending(w.role_b)]
         args += [w.fingerprint, w.role_a, w.body_a, w.role_b, w.body_b]
-    args += [RADAR_SENDER, MessageType.CONFLICT_WARNING.value, repr(float(store.clock()))]
-    return [str(x) for x in store.run_script(WARN, keys, args)]  # type: ignore[union-attr]
+    args += [RADAR_SENDER, MessageType.CONFLICT_WARNING.value, store.now_arg()]
+    return [str(x) for x in items(store.run_script(WARN, keys, args))]
 
 
 # ---------------------------------------------------------------------------------------------

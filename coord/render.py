@@ -174,11 +174,13 @@ def merge_settings(existing: str | None, ours: dict[str, Any]) -> str:
         return _dump(ours)
     servers = [s for s in data.get("enabledMcpjsonServers", []) if s != SERVER]
     data["enabledMcpjsonServers"] = [*servers, *ours["enabledMcpjsonServers"]]
-    permissions = data.get("permissions") if isinstance(data.get("permissions"), dict) else {}
+    found = data.get("permissions")
+    permissions: dict[str, Any] = found if isinstance(found, dict) else {}
     allow = [a for a in permissions.get("allow", []) if not (a == f"mcp__{SERVER}" or str(a).startswith(TOOL_PREFIX))]
     permissions["allow"] = [*allow, *ours["permissions"]["allow"]]
     data["permissions"] = permissions
-    hooks = data.get("hooks") if isinstance(data.get("hooks"), dict) else {}
+    found = data.get("hooks")
+    hooks: dict[str, Any] = found if isinstance(found, dict) else {}
     for event in list(hooks):
         groups = []
         for group in hooks[event] if isinstance(hooks[event], list) else []:
@@ -201,7 +203,8 @@ def merge_settings(existing: str | None, ours: dict[str, Any]) -> str:
 def merge_mcp(existing: str | None, ours: dict[str, Any]) -> str:
     """The user's .mcp.json with the coord server entry replaced; other servers kept."""
     data = _load_json(existing, MCP_PATH)
-    servers = data.get("mcpServers") if isinstance(data.get("mcpServers"), dict) else {}
+    found = data.get("mcpServers")
+    servers: dict[str, Any] = found if isinstance(found, dict) else {}
     servers[SERVER] = ours["mcpServers"][SERVER]
     data["mcpServers"] = servers
     return _dump(data)

@@ -6,13 +6,11 @@ on every turn; a `git rev-parse` would cost a process start each time.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from coord.errors import EnvironmentProblemError
-from coord.keys import clean_namespace
 
 STATE_DIR = "coord"  # under the git common directory: embedded server data, logs, URL
 HOOK_PROGRAM_FILE = f"{STATE_DIR}/hook-program"  # this machine's coord-hook, read by the hook scripts
@@ -40,9 +38,10 @@ class RepoPaths:
         return self.common_dir / HOOK_PROGRAM_FILE
 
     def default_namespace(self) -> str:
-        """Unique per repository on this machine: two clones never share keys by accident."""
-        digest = hashlib.sha1(str(self.common_dir).encode("utf-8")).hexdigest()[:10]
-        return clean_namespace(f"{self.main_root.name}-{digest}")
+        """The project's namespace, the same in every clone (coord.namespace: from the root commit)."""
+        from coord.namespace import resolve
+
+        return resolve(self).namespace
 
 
 def _read_pointer(path: Path, base: Path) -> Path:

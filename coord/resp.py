@@ -350,7 +350,7 @@ class Connection:
         saved = self._node
         self._node = node
         try:
-            batch: list[list[Arg]] = []
+            batch: list[Sequence[Arg]] = []
             for c in commands:
                 batch += [["ASKING"], c]
             answers = self._send(batch)
@@ -429,3 +429,21 @@ def pairs(flat: Iterable[object]) -> dict[str, object]:
     """[k1, v1, k2, v2] (HGETALL, stream fields) -> {k1: v1, k2: v2}."""
     items = list(flat)
     return {str(items[i]): items[i + 1] for i in range(0, len(items) - 1, 2)}
+
+
+def items(reply: object) -> list[object]:
+    """An array reply as a list; None (a nil array) as []. Anything else is a protocol error: the
+    caller asked for an array, so a scalar means the server and coord disagree."""
+    if reply is None:
+        return []
+    if isinstance(reply, list):
+        return reply
+    raise ProtocolError(f"expected an array reply, got {type(reply).__name__}")
+
+
+def number(value: object) -> float:
+    """A reply value (a bulk string, an integer) as a float; TypeError for an array or nil, which
+    no numeric field can hold, ValueError for text that is not a number."""
+    if isinstance(value, str | bytes | int | float):
+        return float(value)
+    raise TypeError(f"expected a number, got {type(value).__name__}")

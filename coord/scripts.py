@@ -40,13 +40,24 @@ class Script:
 # %.17g so a value read back in Python is bit-for-bit the double Lua compared.
 _PRELUDE = r"""
 local function num(x) return string.format('%.17g', x) end
+-- The time that decides: the server's (TIME; scripts are effect-replicated, the default since
+-- Redis 5 and the only mode in Redis/Valkey 7+, so replicas get the written values, not TIME).
+-- A non-empty argument is a clock injected by tests (coord.store.Store(clock=...)).
+local function now_of(arg)
+  if arg == nil or arg == '' then
+    local t = redis.call('TIME')
+    return tonumber(t[1]) + tonumber(t[2]) / 1000000
+  end
+  return tonumber(arg)
+end
 local function enc_record(r)
   return '{"role":' .. cjson.encode(r.role) ..
     ',"session_id":' .. cjson.encode(r.session_id) ..
     ',"worktree_path":' .. cjson.encode(r.worktree_path) ..
     ',"registered_at":' .. num(r.registered_at) ..
     ',"last_heartbeat":' .. num(r.last_heartbeat) ..
-    ',"status":' .. cjson.encode(r.status) .. '}'
+    ',"status":' .. cjson.encode(r.status) ..
+    ',"host":' .. cjson.encode(r.host or '') .. '}'
 end
 -- Mirrors coord.presence.is_stale: the boundary itself is stale.
 local function stale(last, now, stale_seconds) return (now - last) >= stale_seconds end
@@ -83,13 +94,13 @@ end
 """
 
 # KEYS: presence, alive:<role>
-# ARGV: role, session_id, worktree_path, now, stale_seconds, ttl_seconds
-# -> {'ok', 'new'|'same'|'takeover', previous_session, previous_age} | {'held', holder, age}
+# ARGV: role, session_id, worktree_path, now ('' = server time), stale_seconds, ttl_seconds, revive, host
+# -> {'ok', 'new'|'same'|'takeover', previous_session, previous_age} | {'held', holder, age, holder_host}
 REGISTER = Script(
     "register",
     r"""
 local role, session, path = ARGV[1], ARGV[2], ARGV[3]
-local now, stale_s, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local now, stale_s, ttl = now_of(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local revive = ARGV[7] ~= '0'
 local raw = redis.call('HGET', KEYS[1], role)
 local alive = redis.call('GET', KEYS[2])
@@ -105,13 +116,13 @@ if raw then
     how = 'same'
   else
     if live(rec, alive, now, stale_s) then
-      return {'held', rec.session_id, num(now - rec.last_heartbeat)}
+      return {'held', rec.session_id, num(now - rec.last_heartbeat), rec.host or ''}
     end
     how, prev, prev_age = 'takeover', rec.session_id, num(now - rec.last_heartbeat)
   end
 end
 local rec = {role = role, session_id = session, worktree_path = path,
-  registered_at = registered_at, last_heartbeat = now, status = 'active'}
+  registered_at = registered_at, last_heartbeat = now, status = 'active', host = ARGV[8]}
 redis.call('HSET', KEYS[1], role, enc_record(rec))
 redis.call('SET', KEYS[2], session, 'EX', ttl)
 return {'ok', how, prev, prev_age}
@@ -119,13 +130,14 @@ return {'ok', how, prev, prev_age}
 )
 
 # KEYS: presence, alive:<role>
-# ARGV: role, session_id, now, stale_seconds, ttl_seconds, revive ('0': an ended session stays ended)
+# ARGV: role, session_id, now ('' = server time), stale_seconds, ttl_seconds, revive ('0': an ended
+#       session stays ended)
 # -> {'ok', was_stale('1'|'0')} | {'missing'} | {'ended'} | {'held', holder, age, live('1'|'0')}
 HEARTBEAT = Script(
     "heartbeat",
     r"""
 local role, session = ARGV[1], ARGV[2]
-local now, stale_s, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local now, stale_s, ttl = now_of(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local revive = ARGV[6] ~= '0'
 local raw = redis.call('HGET', KEYS[1], role)
 if not raw then return {'missing'} end
@@ -163,20 +175,46 @@ return {'ok'}
 """,
 )
 
-# KEYS: inbox:<r1>, pending:<r1>, inbox:<r2>, pending:<r2>, ...
-# ARGV: sender, recipient (role or 'all'), type, body, timestamp
-# -> {id1, id2, ...} in KEYS order
+# KEYS: published:<publish id>, repeat:<digest>, then per recipient: inbox, pending, alive
+# ARGV: sender, recipient (role or 'all'), type, body, timestamp ('' = server time), id_ttl, repeat_limit,
+#       repeat_window
+# -> {'ok'|'dup', waiting ('1'|'0' per recipient: no live session), timestamp stored, id1, id2, ...} in KEYS order
+#  | {'loop', count, ms_left}
+# Exactly once: a publish id already stored is a resend whose reply was lost: the ids it got are
+# returned and nothing is delivered again. Loop guard: identical messages (same sender, recipient,
+# type and body: the digest) beyond repeat_limit within repeat_window seconds are refused.
 PUBLISH = Script(
     "publish",
     r"""
+local waiting = {}
+for i = 5, #KEYS, 3 do
+  waiting[#waiting + 1] = (redis.call('EXISTS', KEYS[i]) == 1) and '0' or '1'
+end
+local waits = table.concat(waiting)
+local done = redis.call('GET', KEYS[1])
+if done then
+  local first = cjson.decode(done)
+  local out = {'dup', waits, first.ts}
+  for _, id in ipairs(first.ids) do out[#out + 1] = id end
+  return out
+end
+local limit, window = tonumber(ARGV[7]), tonumber(ARGV[8])
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], window) end
+if count > limit then return {'loop', count - 1, redis.call('PTTL', KEYS[2])} end
 local ids = {}
-for i = 1, #KEYS, 2 do
+local ts = ARGV[5]
+if ts == '' then ts = num(now_of('')) end
+for i = 3, #KEYS, 3 do
   local id = redis.call('XADD', KEYS[i], '*', 'sender', ARGV[1], 'recipient', ARGV[2],
-    'type', ARGV[3], 'body', ARGV[4], 'ts', ARGV[5])
+    'type', ARGV[3], 'body', ARGV[4], 'ts', ts)
   redis.call('HSET', KEYS[i + 1], id, ARGV[3])
   ids[#ids + 1] = id
 end
-return ids
+redis.call('SET', KEYS[1], cjson.encode({ts = ts, ids = ids}), 'EX', tonumber(ARGV[6]))
+local out = {'ok', waits, ts}
+for _, id in ipairs(ids) do out[#out + 1] = id end
+return out
 """,
 )
 
@@ -237,14 +275,14 @@ return out
 )
 
 # KEYS: presence, alive:<role>, inbox, pending, seen
-# ARGV: role, session_id, worktree_path, now, stale_seconds, ttl_seconds, limit
+# ARGV: role, session_id, worktree_path, now ('' = server time), stale_seconds, ttl_seconds, limit, host
 # -> {state, holder, age, pending_count, more, {id, fields}...}
 # state: 'active' (heartbeat done), 'claimed' (role was free: registered now), 'held'.
 TURN = Script(
     "turn",
     r"""
 local role, session, path = ARGV[1], ARGV[2], ARGV[3]
-local now, stale_s, ttl, limit = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local now, stale_s, ttl, limit = now_of(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local raw = redis.call('HGET', KEYS[1], role)
 local alive = redis.call('GET', KEYS[2])
 local state, holder, age = 'claimed', '', ''
@@ -265,6 +303,7 @@ if not rec then
   rec = {role = role, session_id = session, worktree_path = path, registered_at = now}
 end
 rec.worktree_path = path
+rec.host = ARGV[8]
 rec.last_heartbeat = now
 rec.status = 'active'
 redis.call('HSET', KEYS[1], role, enc_record(rec))

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from coord.config import Config
 from coord.errors import IdentityError, InvalidInputError, NotFoundError, SessionEndedError, StoreUnavailableError
@@ -24,8 +24,11 @@ from coord.identity import check_role_syntax, validate_role
 from coord.keys import Keys, clean_namespace
 from coord.messages import BROADCAST, LIFECYCLE_TYPES, Message, MessageType, check_body, parse_type
 from coord.presence import PresenceRecord, Status, describe_age, effective_status
-from coord.resp import DEFAULT_TIMEOUT, Connection, RespError, pairs
+from coord.resp import DEFAULT_TIMEOUT, Arg, Connection, RespError, items, pairs
+from coord.resp import number as resp_number
 from coord.scripts import ACK, CHECK, DEREGISTER, HEARTBEAT, NOTIFICATIONS, PUBLISH, REGISTER, TURN, Script
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from coord.repo import RepoPaths
@@ -34,6 +37,8 @@ EVENTS_MAXLEN = 10000  # lifecycle events kept (approximately: MAXLEN ~)
 MAX_LIMIT = 1000  # most messages one check/turn returns, and most ids one ack takes
 TURN_LIMIT = 20  # messages a per-turn hook shows at most
 MAX_SESSION_ID = 200
+PUBLISH_ID_TTL = 86400  # seconds a publish id is remembered: a resend within it is not delivered again
+_PUBLISH_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -52,6 +57,7 @@ class PresenceView(NamedTuple):
     registered_at: float | None
     last_heartbeat: float | None
     configured: bool = True  # False: registered once, no longer in the configured roles
+    host: str | None = None  # the machine the session runs on; worktree_path is a path there
 
     def to_dict(self) -> dict[str, object]:
         # by hand: dataclasses.asdict deep-copies every field and dominated presence() at 200 roles
@@ -65,6 +71,7 @@ class PresenceView(NamedTuple):
             "registered_at": self.registered_at,
             "last_heartbeat": self.last_heartbeat,
             "configured": self.configured,
+            "host": self.host,
         }
 
     def summary(self) -> dict[str, object]:
@@ -77,6 +84,7 @@ class PresenceView(NamedTuple):
             "stale": self.stale,
             "seconds_since_heartbeat": None if age is None else round(age, 1),
             "session_id": self.session_id,
+            "host": self.host,
         }
 
     @property
@@ -120,11 +128,24 @@ class PublishResult:
     timestamp: float
     ids: dict[str, str]
     event: bool
+    publish_id: str = ""
+    duplicate: bool = False  # this publish id was delivered before (a resend): nothing delivered again
+    waiting: tuple[str, ...] = ()  # recipients with no live session: the mail waits in their inbox
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["type"] = self.type.value
+        data["waiting"] = list(self.waiting)
+        if self.waiting:
+            data["note"] = waiting_note(self.waiting)
         return data
+
+
+def waiting_note(roles: Sequence[str]) -> str:
+    """One line telling the sender that the recipients are not there (the message is kept)."""
+    names = ", ".join(roles)
+    verb = "has" if len(roles) == 1 else "have"
+    return f"{names} {verb} no live session: the message waits in the inbox until a session takes the role"
 
 
 @dataclass(frozen=True)
@@ -218,7 +239,7 @@ def decode_records(raw: dict[str, object]) -> dict[str, PresenceRecord]:
     records: dict[str, PresenceRecord] = {}
     for role, data in zip(roles, decoded, strict=True):
         try:
-            records[role] = PresenceRecord.from_dict(data)  # type: ignore[arg-type]
+            records[role] = PresenceRecord.from_dict(data)
         except (ValueError, KeyError, TypeError, AttributeError):
             continue
     return records
@@ -252,6 +273,7 @@ def view(
         registered_at=record.registered_at,
         last_heartbeat=record.last_heartbeat,
         configured=configured,
+        host=record.host or None,
     )
 
 
@@ -275,6 +297,13 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def this_host() -> str:
+    """This machine's name as presence shows it (the `host` setting, COORD_HOST, overrides it)."""
+    import socket
+
+    return socket.gethostname() or "localhost"
+
+
 def check_limit(limit: object, name: str = "limit") -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidInputError(f"{name} must be a whole number from 1 to {MAX_LIMIT}", f"got {limit!r}")
@@ -284,20 +313,64 @@ def check_limit(limit: object, name: str = "limit") -> int:
 def _float(value: object) -> float | None:
     if value in (None, ""):
         return None
-    number = float(value)  # type: ignore[arg-type]
+    number = resp_number(value)
     return number if math.isfinite(number) else None
 
 
+def seconds_of(reply: object) -> float:
+    """A TIME reply [seconds, microseconds] as Unix seconds."""
+    sec, usec = items(reply)
+    return int(str(sec)) + int(str(usec)) / 1_000_000
+
+
+def id_seconds(stream_id: str) -> float:
+    """The server's time when it made a stream id '<ms>-<seq>'."""
+    return int(stream_id.split("-", 1)[0]) / 1000
+
+
 def message_from_row(row: Sequence[object]) -> Message:
-    """A stream entry [id, [field, value, ...]] as a Message."""
-    fields = pairs(row[1])  # type: ignore[arg-type]
+    """A stream entry [id, [field, value, ...]] as a Message; without a ts field, the id's time."""
+    fields = pairs(items(row[1]))
+    ts = fields.get("ts")
     return Message(
         id=str(row[0]),
         sender=str(fields.get("sender", "")),
         recipient=str(fields.get("recipient", "")),
         type=str(fields.get("type", "")),
         body=str(fields.get("body", "")),
-        timestamp=float(fields.get("ts", 0.0)),  # type: ignore[arg-type]
+        timestamp=resp_number(ts) if ts not in (None, "") else id_seconds(str(row[0])),
+    )
+
+
+def new_publish_id() -> str:
+    """A fresh publish id: random, so two clients never share one."""
+    import secrets
+
+    return secrets.token_hex(12)
+
+
+def check_publish_id(publish_id: object) -> str:
+    if not isinstance(publish_id, str) or not _PUBLISH_ID.fullmatch(publish_id):
+        raise InvalidInputError(
+            f"publish id must be 1 to 64 letters, digits or ._:- , got {publish_id!r}",
+            "omit it (one is generated), or resend the id of the publish whose reply was lost",
+        )
+    return publish_id
+
+
+def repeat_digest(sender: str, recipient: str, type: str, body: str) -> str:
+    """What makes two messages 'the same' for the loop guard."""
+    import hashlib
+
+    return hashlib.sha1("\0".join((sender, recipient, type, body)).encode("utf-8")).hexdigest()
+
+
+def loop_error(sender: str, recipient: str, type: str, count: int, ms_left: int, config: Config) -> InvalidInputError:
+    wait = max(1, math.ceil(ms_left / 1000)) if ms_left > 0 else config.repeat_window_seconds
+    return InvalidInputError(
+        f"refused as a loop: {sender} already sent this same {type} to {recipient} {count} times in "
+        f"{config.repeat_window_seconds}s (repeat_limit {config.repeat_limit})",
+        f"do not resend it; change the message, or wait {wait}s",
     )
 
 
@@ -307,10 +380,11 @@ def ended_error(role: str, session_id: str) -> SessionEndedError:
     )
 
 
-def held_error(role: str, holder: str, age: float | None) -> IdentityError:
+def held_error(role: str, holder: str, age: float | None, host: str = "") -> IdentityError:
     shown = "" if age is None else f", last heartbeat {describe_age(age)} ago"
+    where = f" on {host}" if host else ""
     return IdentityError(
-        f"role {role} is held by another live session ({holder}{shown})",
+        f"role {role} is held by another live session{where} ({holder}{shown})",
         "end that session first, or wait until it goes stale; use another role meanwhile",
     )
 
@@ -321,7 +395,10 @@ class Store:
 
     `url` is a URL or a callable returning one: the callable is asked again after the server
     could not be reached, so an embedded server restarted on another port is found again.
-    `clock` returns Unix seconds; tests inject it to cross the stale boundary exactly.
+    `clock` None (the default): every time that decides something (heartbeats, staleness, claim
+    expiry, message timestamps) is the Redis server's (TIME in the scripts and pipelines), so the
+    machines of a team may disagree about the time without taking over each other's roles. A
+    callable returning Unix seconds replaces it; tests inject one to cross the stale boundary exactly.
     """
 
     def __init__(
@@ -329,17 +406,22 @@ class Store:
         url: str | Callable[[], str],
         namespace: str,
         config: Config,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        carry_from: Sequence[str] = (),
+        on_carried: Callable[[str], None] | None = None,
     ) -> None:
         self._url = url
         self.namespace = clean_namespace(namespace)
         self.keys = Keys(self.namespace)
         self.config = config
         self.clock = clock
+        self.host = config.host or this_host()
         self.timeout = timeout
         self._conn: Connection | None = None
         self._spent = 0  # round trips of connections already dropped
+        self._carry_from = tuple(clean_namespace(n) for n in carry_from if clean_namespace(n) != self.namespace)
+        self._on_carried = on_carried
 
     # -- plumbing -----------------------------------------------------------------------
     @property
@@ -376,29 +458,50 @@ class Store:
             "check the server (coord redis.status) and that it is Redis >= 7 or Valkey with Lua enabled",
         )
 
-    def _retrying(self, call: Callable[[Connection], object]) -> object:
+    def _retrying(self, call: Callable[[Connection], T]) -> T:
         """Run call on the connection. With a URL callable (the embedded server), an unreachable
         server is looked up again, and so restarted when allowed, and the call made once more."""
         try:
+            if self._carry_from:
+                self._carry(self.connection)
             return call(self.connection)
-        except StoreUnavailableError:
+        except StoreUnavailableError as exc:
             if not callable(self._url):
-                raise
+                # a configured server: `coord redis.up` cannot help, so the fix names the setting
+                raise StoreUnavailableError(exc.message, CONFIGURED_FIX) from None
             self._failed()
         return call(self.connection)
 
-    def _script(self, script: Script, keys: Sequence[str], args: Sequence[object]) -> object:
+    def _carry(self, conn: Connection) -> None:
+        """First use after an upgrade or a first commit: bring older namespaces' data here before
+        anything reads this one (coord.carry_over). An error reply (an ACL that does not cover the
+        old keys) leaves the old data where it is and is not retried by this process."""
+        from coord.carry_over import carry_over
+
+        while self._carry_from:
+            old = self._carry_from[0]
+            try:
+                carry_over(conn, old, self.namespace, self.config.roles)
+            except RespError as exc:
+                if exc.kind != "NOPERM":
+                    self._carry_from = ()
+                    return
+            self._carry_from = self._carry_from[1:]
+            if self._on_carried is not None:
+                self._on_carried(old)
+
+    def _script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> object:
         try:
-            return self._retrying(lambda conn: script.run(conn, keys, args))  # type: ignore[arg-type]
+            return self._retrying(lambda conn: script.run(conn, keys, args))
         except StoreUnavailableError:
             self._failed()
             raise
         except RespError as exc:
             raise self._server_error(exc) from None
 
-    def _pipeline(self, commands: Sequence[Sequence[object]]) -> list[object]:
+    def _pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[object]:
         try:
-            replies: list[object] = self._retrying(lambda conn: conn.pipeline(commands))  # type: ignore[arg-type,assignment]
+            replies: list[object] = self._retrying(lambda conn: conn.pipeline(commands))
         except StoreUnavailableError:
             self._failed()
             raise
@@ -407,14 +510,33 @@ class Store:
                 raise self._server_error(reply)
         return replies
 
-    def run_script(self, script: Script, keys: Sequence[str], args: Sequence[object]) -> object:
+    def run_script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> object:
         """Run a Lua script in one round trip, for modules that add their own (claims, radar).
         Unreachable server -> StoreUnavailableError; an error reply -> StoreUnavailableError naming it."""
         return self._script(script, keys, args)
 
-    def pipeline(self, commands: Sequence[Sequence[object]]) -> list[object]:
+    def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[object]:
         """Several commands in one round trip; an error reply raises StoreUnavailableError."""
         return self._pipeline(commands)
+
+    # -- time -----------------------------------------------------------------------------
+    def time_commands(self) -> list[list[Arg]]:
+        """Append to a pipeline whose reads decide on time: [TIME] unless a clock is injected."""
+        return [["TIME"]] if self.clock is None else []
+
+    def now_of(self, replies: Sequence[object]) -> float:
+        """The time of a pipeline built with time_commands() (its last reply), in Unix seconds."""
+        if self.clock is not None:
+            return float(self.clock())
+        return seconds_of(replies[-1])
+
+    def now_arg(self) -> str:
+        """The `now` argument of a script: '' lets the script read the server's TIME itself."""
+        return "" if self.clock is None else repr(float(self.clock()))
+
+    def server_time(self) -> float:
+        """The server's clock, Unix seconds (doctor compares it with this machine's)."""
+        return seconds_of(self._pipeline([["TIME"]])[0])
 
     def ping(self) -> float:
         """Round-trip time in seconds (doctor, redis.status)."""
@@ -435,14 +557,14 @@ class Store:
         reply = self._script(
             REGISTER,
             [self.keys.presence, self.keys.alive(role)],
-            [role, session_id, worktree_path, float(self.clock()), self.config.stale_seconds,
-             self.config.presence_ttl_seconds, "1" if revive else "0"],
+            [role, session_id, worktree_path, self.now_arg(), self.config.stale_seconds,
+             self.config.presence_ttl_seconds, "1" if revive else "0", self.host],
         )
-        state = list(reply)  # type: ignore[call-overload]
+        state = items(reply)
         if state[0] == "ended":
             raise ended_error(role, session_id)
         if state[0] == "held":
-            raise held_error(role, str(state[1]), _float(state[2]))
+            raise held_error(role, str(state[1]), _float(state[2]), str(state[3]))
         return RegisterResult(
             role=role,
             session_id=session_id,
@@ -459,10 +581,10 @@ class Store:
         reply = self._script(
             HEARTBEAT,
             [self.keys.presence, self.keys.alive(role)],
-            [role, session_id, float(self.clock()), self.config.stale_seconds, self.config.presence_ttl_seconds,
+            [role, session_id, self.now_arg(), self.config.stale_seconds, self.config.presence_ttl_seconds,
              "1" if revive else "0"],
         )
-        state = list(reply)  # type: ignore[call-overload]
+        state = items(reply)
         if state[0] == "ended":
             raise ended_error(role, session_id)
         if state[0] == "missing":
@@ -490,28 +612,37 @@ class Store:
         reply = self._script(
             DEREGISTER, [self.keys.presence, self.keys.alive(role)], [role, session_id or ""]
         )
-        state = list(reply)  # type: ignore[call-overload]
+        state = items(reply)
         if state[0] == "held":
             raise IdentityError(
                 f"role {role} is held by session {state[1]}, not by {session_id}",
                 "a session can deregister only itself; a human can force it with `coord agent.teardown`",
             )
-        return state[0] == "ok"
+        return bool(state[0] == "ok")
 
     def presence(self) -> list[PresenceView]:
         """Every configured role (ABSENT when never registered), then any registered role no longer
         configured. One round trip: the presence hash and every configured role's liveness key."""
         roles = self.config.roles
         replies = self._pipeline(
-            [["HGETALL", self.keys.presence], ["MGET", *(self.keys.alive(r) for r in roles)]]
+            [["HGETALL", self.keys.presence], ["MGET", *(self.keys.alive(r) for r in roles)], *self.time_commands()]
         )
-        now = float(self.clock())
-        records = decode_records(pairs(replies[0]))  # type: ignore[arg-type]
-        alive = dict(zip(roles, replies[1], strict=True))  # type: ignore[arg-type]
-        views = [view(r, records.get(r), alive.get(r), now, self.config.stale_seconds) for r in roles]  # type: ignore[arg-type]
+        now = self.now_of(replies)
+        records = decode_records(pairs(items(replies[0])))
+        alive = {r: None if v is None else str(v) for r, v in zip(roles, items(replies[1]), strict=True)}
+        views = [view(r, records.get(r), alive.get(r), now, self.config.stale_seconds) for r in roles]
         for role in sorted(set(records) - set(roles)):
             views.append(view(role, records[role], None, now, self.config.stale_seconds, configured=False))
         return views
+
+    def live_elsewhere(self, role: str) -> PresenceView | None:
+        """The role's view when a live session holds it on ANOTHER machine (one holder team-wide),
+        else None."""
+        validate_role(role, self.config.roles)
+        found = next((v for v in self.presence() if v.role == role), None)
+        if found is None or found.status is not Status.ACTIVE or not found.host or found.host == self.host:
+            return None
+        return found
 
     # -- messages -----------------------------------------------------------------------
     def recipients(self, sender: str, recipient: str) -> list[str]:
@@ -520,37 +651,59 @@ class Store:
             return [r for r in self.config.roles if r != sender]
         return [validate_role(recipient, self.config.roles)]
 
-    def publish(self, sender: str, recipient: str, type: MessageType | str, body: str) -> PublishResult:
-        """Deliver to one role or to all; lifecycle types go to the event log instead of inboxes."""
+    def publish(
+        self, sender: str, recipient: str, type: MessageType | str, body: str, publish_id: str | None = None
+    ) -> PublishResult:
+        """Deliver to one role or to all; lifecycle types go to the event log instead of inboxes.
+
+        Exactly once: every call carries a publish id (generated here unless the caller resends one);
+        the script remembers it with the ids it produced, so a retry after a lost reply (here, or by
+        a caller passing the same id) gets the first delivery's ids back and delivers nothing again.
+        Identical messages beyond repeat_limit within repeat_window_seconds are refused (a loop)."""
         validate_role(sender, self.config.roles)
         kind = parse_type(type)
         check_body(body, self.config.max_body_bytes)
         if recipient != BROADCAST:
             validate_role(recipient, self.config.roles)
-        now = float(self.clock())
+        publish_id = check_publish_id(publish_id) if publish_id is not None else new_publish_id()
         if kind in LIFECYCLE_TYPES:
+            # server time: no ts field; the entry id is the server's millisecond clock (message_from_row)
+            stamp = [] if self.clock is None else ["ts", repr(float(self.clock()))]
             replies = self._pipeline([[
                 "XADD", self.keys.events, "MAXLEN", "~", EVENTS_MAXLEN, "*",
-                "sender", sender, "recipient", recipient, "type", kind.value, "body", body, "ts", repr(now),
+                "sender", sender, "recipient", recipient, "type", kind.value, "body", body, *stamp,
             ]])
-            return PublishResult(sender, recipient, kind, now, {"events": str(replies[0])}, True)
+            event_id = str(replies[0])
+            when = float(stamp[1]) if stamp else id_seconds(event_id)
+            return PublishResult(sender, recipient, kind, when, {"events": event_id}, True, publish_id)
         targets = self.recipients(sender, recipient)
         if not targets:
-            return PublishResult(sender, recipient, kind, now, {}, False)
-        keys: list[str] = []
+            return PublishResult(sender, recipient, kind, 0.0, {}, False, publish_id)
+        keys = [self.keys.published(publish_id), self.keys.repeat(repeat_digest(sender, recipient, kind.value, body))]
         for role in targets:
-            keys += [self.keys.inbox(role), self.keys.pending(role)]
-        reply = self._script(PUBLISH, keys, [sender, recipient, kind.value, body, repr(now)])
-        ids = [str(i) for i in reply]  # type: ignore[union-attr]
-        return PublishResult(sender, recipient, kind, now, dict(zip(targets, ids, strict=True)), False)
+            keys += [self.keys.inbox(role), self.keys.pending(role), self.keys.alive(role)]
+        reply = items(self._script(
+            PUBLISH, keys,
+            [sender, recipient, kind.value, body, self.now_arg(), PUBLISH_ID_TTL, self.config.repeat_limit,
+             self.config.repeat_window_seconds],
+        ))
+        if reply[0] == "loop":
+            sent, window = int(resp_number(reply[1])), int(resp_number(reply[2]))
+            raise loop_error(sender, recipient, kind.value, sent, window, self.config)
+        waits = str(reply[1])
+        waiting = tuple(r for r, flag in zip(targets, waits, strict=True) if flag == "1")
+        stamped = float(str(reply[2]))
+        ids = [str(i) for i in reply[3:]]
+        return PublishResult(sender, recipient, kind, stamped, dict(zip(targets, ids, strict=True)), False,
+                             publish_id, duplicate=reply[0] == "dup", waiting=waiting)
 
     def check(self, role: str, limit: int = 50) -> CheckResult:
         """The role's unacknowledged messages, oldest first: read them, act, then ack. A reader that
         crashes before acknowledging gets the same messages again."""
         validate_role(role, self.config.roles)
         check_limit(limit)
-        reply = list(self._script(CHECK, [self.keys.inbox(role), self.keys.pending(role)], [limit]))  # type: ignore[call-overload]
-        return CheckResult(role, [message_from_row(r) for r in reply[1:]], int(reply[0]))
+        reply = items(self._script(CHECK, [self.keys.inbox(role), self.keys.pending(role)], [limit]))
+        return CheckResult(role, [message_from_row(items(r)) for r in reply[1:]], int(resp_number(reply[0])))
 
     def ack(self, role: str, ids: Iterable[str]) -> AckResult:
         """Remove the role's own messages from its pending set. Ids that are not pending for this
@@ -565,24 +718,24 @@ class Store:
         if not valid:
             return AckResult([], [str(i) for i in wanted])
         reply = self._script(ACK, [self.keys.pending(role)], valid)
-        removed = {i for i, n in zip(valid, reply, strict=True) if int(n)}  # type: ignore[call-overload]
+        removed = {i for i, n in zip(valid, items(reply), strict=True) if int(resp_number(n))}
         return AckResult([i for i in valid if i in removed], [str(i) for i in wanted if i not in removed])
 
     def notifications(self, role: str) -> Notifications:
         """How many messages wait for the role, per type, and the newest few."""
         validate_role(role, self.config.roles)
-        reply = list(self._script(  # type: ignore[call-overload]
+        reply = items(self._script(
             NOTIFICATIONS, [self.keys.inbox(role), self.keys.pending(role)], [self.config.recent_notifications]
         ))
-        by_type = {str(k): int(v) for k, v in pairs(reply[1]).items()}  # type: ignore[call-overload]
+        by_type = {str(k): int(resp_number(v)) for k, v in pairs(items(reply[1])).items()}
         ordered = dict(sorted(by_type.items()))
-        return Notifications(role, int(reply[0]), ordered, [message_from_row(r) for r in reply[2:]])
+        return Notifications(role, int(resp_number(reply[0])), ordered, [message_from_row(items(r)) for r in reply[2:]])
 
     def events(self, limit: int = 20) -> list[Message]:
         """The newest lifecycle events (session start/end, heartbeats), newest first."""
         check_limit(limit)
         rows = self._pipeline([["XREVRANGE", self.keys.events, "+", "-", "COUNT", limit]])[0]
-        return [message_from_row(r) for r in rows]  # type: ignore[union-attr]
+        return [message_from_row(items(r)) for r in items(rows)]
 
     # -- the per-turn call --------------------------------------------------------------
     def turn(self, role: str, session_id: str, worktree_path: str = "", limit: int = TURN_LIMIT) -> TurnResult:
@@ -593,11 +746,11 @@ class Store:
         check_session_id(session_id)
         check_limit(limit)
         k = self.keys
-        reply = list(self._script(  # type: ignore[call-overload]
+        reply = items(self._script(
             TURN,
             [k.presence, k.alive(role), k.inbox(role), k.pending(role), k.seen(role)],
-            [role, session_id, worktree_path or "", float(self.clock()), self.config.stale_seconds,
-             self.config.presence_ttl_seconds, limit],
+            [role, session_id, worktree_path or "", self.now_arg(), self.config.stale_seconds,
+             self.config.presence_ttl_seconds, limit, self.host],
         ))
         return TurnResult(
             role=role,
@@ -605,9 +758,9 @@ class Store:
             state=str(reply[0]),
             holder_session=str(reply[1]) or None,
             holder_age=_float(reply[2]),
-            messages=[message_from_row(r) for r in reply[5:]],
-            more=int(reply[4]),
-            pending=int(reply[3]),
+            messages=[message_from_row(items(r)) for r in reply[5:]],
+            more=int(resp_number(reply[4])),
+            pending=int(resp_number(reply[3])),
         )
 
     def __enter__(self) -> Store:
@@ -626,30 +779,57 @@ def _json_loads(text: str) -> dict[str, object]:
     return data
 
 
+CONFIGURED_FIX = "check that the server runs and that COORD_REDIS_URL / redis_url is right"
+
+
+def unreachable_fix(config: Config) -> str:
+    """How to bring the store back: start the embedded server, or fix the configured one."""
+    return CONFIGURED_FIX if config.redis_url else "start it with `coord redis.up`"
+
+
 def store_namespace(paths: RepoPaths, config: Config) -> str:
-    return config.namespace or paths.default_namespace()
+    """The `namespace` setting, else the project's (coord.namespace: from the root commit)."""
+    if config.namespace:
+        return config.namespace
+    from coord.namespace import resolve
+
+    return resolve(paths).namespace
 
 
 def open_store(
-    paths: RepoPaths, config: Config, start_server: bool = True, clock: Callable[[], float] = time.time,
+    paths: RepoPaths, config: Config, start_server: bool = True, clock: Callable[[], float] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Store:
     """The store for a repository: config.redis_url when set, else the repository's embedded server
     (started when start_server and not running; else StoreUnavailableError with the fix). The
     not-running check reads a state file only, so the per-prompt hook stays fast. No connection is
     opened until the first call."""
-    namespace = store_namespace(paths, config)
+    carry: tuple[str, ...] = ()
+    on_carried: Callable[[str], None] | None = None
+    if config.namespace:
+        namespace = config.namespace
+    else:
+        from coord import namespace as project
+
+        choice = project.resolve(paths)
+        namespace, carry = choice.namespace, choice.carry_from
+
+        def on_carried(old: str) -> None:
+            project.mark_carried(paths, old)
+
     if config.redis_url:
-        return Store(config.redis_url, namespace, config, clock, timeout)
+        return Store(config.redis_url, namespace, config, clock, timeout, carry, on_carried)
     from coord import embedded
 
     url = embedded.server_url(paths, start=start_server)
 
     def again() -> str:
+        # First the state file's URL (hot path: a file read); after a failed connection the server
+        # must prove it is ours, so a recycled pid or a stale file does not keep every call failing.
         nonlocal url
         if url:
             found, url = url, ""
             return found
-        return embedded.server_url(paths, start=start_server)
+        return embedded.server_url(paths, start=start_server, verified=True)
 
-    return Store(again, namespace, config, clock, timeout)
+    return Store(again, namespace, config, clock, timeout, carry, on_carried)

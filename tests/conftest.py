@@ -50,6 +50,14 @@ def make_repo(path: Path, branch: str = "main") -> Path:
     return path
 
 
+def make_project(path: Path, branch: str = "main") -> Path:
+    """make_repo with a root commit no other test shares: make_repo's are byte-identical within a
+    second, and identical roots are one project by design (coord.namespace)."""
+    repo = make_repo(path, branch)
+    git(repo, "commit", "-q", "--amend", "-m", f"initial {uuid.uuid4().hex}")
+    return repo
+
+
 @pytest.fixture
 def git_repo(tmp_path: Path) -> Path:
     """A fresh repository at tmp_path/repo on branch main with one commit."""

@@ -11,7 +11,7 @@ same bytes as `coord`.
 
 from __future__ import annotations
 
-from invoke import Collection
+from invoke.collection import Collection
 
 from coord.tasks import agent, msg, redis, rules, session
 from coord.tasks.boundary import COMMANDS_KEY

@@ -10,9 +10,10 @@ import json as _json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from invoke import Collection, task
+from invoke.collection import Collection
+from invoke.tasks import Task, task
 
 from coord.config import Config
 from coord.errors import InvalidInputError, MergeConflictError
@@ -21,7 +22,8 @@ from coord.repo import RepoPaths
 from coord.tasks.boundary import commands, guarded, need_role, workspace
 
 if TYPE_CHECKING:
-    from coord.worktree import MergeResult, SetupResult
+    from coord.store import Store
+    from coord.worktree import AgentInfo, MergeResult, SetupResult
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -240,20 +242,20 @@ def restore(c: object, role: str | None = None, ref: str | None = None) -> None:
 # --- conflict radar and file claims -------------------------------------------------------------
 
 
-def _radar_store(paths: object, config: object) -> object:
+def _radar_store(paths: RepoPaths, config: Config) -> Store | None:
     """The store for radar and claims commands, or None (one warning) when Redis is unreachable:
     the radar still compares branches without it."""
     from coord.errors import StoreUnavailableError
     from coord.store import open_store
 
     try:
-        return open_store(paths, config, start_server=False)  # type: ignore[arg-type]
+        return open_store(paths, config, start_server=False)
     except StoreUnavailableError as exc:
         print(f"coord: warning: {exc.message} (no cache, no warnings sent)", file=sys.stderr)
         return None
 
 
-def _conflicts_with(paths: object, config: object) -> dict[str, list[str]]:
+def _conflicts_with(paths: RepoPaths, config: Config) -> dict[str, list[str]]:
     """role -> roles its branch conflicts with, for agent.list ({} with a warning if git fails)."""
     from coord import radar
     from coord.conflicts import conflicts_by_role
@@ -261,17 +263,17 @@ def _conflicts_with(paths: object, config: object) -> dict[str, list[str]]:
 
     store = _radar_store(paths, config)
     try:
-        report = radar.run(paths, config, store)  # type: ignore[arg-type]
+        report = radar.run(paths, config, store)
     except CoordError as exc:
         print(f"coord: warning: conflicts unknown: {exc.message}", file=sys.stderr)
         return {}
     finally:
         if store is not None:
-            store.close()  # type: ignore[attr-defined]
+            store.close()
     return conflicts_by_role(report.results)
 
 
-def _with_column(table: str, agents: list, with_whom: dict[str, list[str]]) -> str:
+def _with_column(table: str, agents: list[AgentInfo], with_whom: dict[str, list[str]]) -> str:
     """agent.list's table with a CONFLICTS column (the roles each branch conflicts with)."""
     lines = table.splitlines()
     if not agents or len(lines) != len(agents) + 1:
@@ -294,10 +296,10 @@ def conflicts(c: object, role: str | None = None, json: bool = False) -> None:
         validate_role(role, config.roles)
     store = _radar_store(paths, config)
     try:
-        report = radar.run(paths, config, store, only=role)  # type: ignore[arg-type]
+        report = radar.run(paths, config, store, only=role)
     finally:
         if store is not None:
-            store.close()  # type: ignore[attr-defined]
+            store.close()
     print(_json.dumps(report.to_dict(), indent=2) if json else format_report(report))
 
 
@@ -308,14 +310,14 @@ def claims(c: object, json: bool = False) -> None:
     from coord import claim_store
     from coord.errors import StoreUnavailableError
     from coord.presence import describe_age
-    from coord.store import open_store
+    from coord.store import open_store, unreachable_fix
 
     paths, config = workspace()
     try:
         with open_store(paths, config, start_server=False) as store:
             view = claim_store.read(store)
     except StoreUnavailableError as exc:
-        raise StoreUnavailableError(exc.message, "start it with `coord redis.up`, or check COORD_REDIS_URL") from None
+        raise StoreUnavailableError(exc.message, unreachable_fix(config)) from None
     data = view.to_dict()
     if json:
         print(_json.dumps(data, indent=2))
@@ -324,7 +326,7 @@ def claims(c: object, json: bool = False) -> None:
         print("no file claims")
         return
     rows = [("PATTERN", "HOLDER", "STATUS", "LEFT", "REASON")]
-    for item in data["claims"]:  # type: ignore[union-attr]
+    for item in cast("list[dict[str, Any]]", data["claims"]):
         rows.append((item["pattern"], item["role"], item["status"], describe_age(item["seconds_left"]), item["reason"]))
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     for row in rows:
@@ -389,4 +391,4 @@ def precommit(c: object) -> None:
 
 
 collection = Collection("agent", setup, list_, merge, sync, teardown, restore, conflicts, claims, guard, precommit)
-top_level: list = []
+top_level: list[Task[Any]] = []

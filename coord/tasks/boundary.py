@@ -10,7 +10,7 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from invoke.exceptions import Exit
 
@@ -33,7 +33,7 @@ def guarded(fn: F) -> F:
         except CoordError as exc:
             raise Exit(exc.line(), code=exc.exit_code) from None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 def workspace(start: Path | None = None) -> tuple[RepoPaths, Config]:

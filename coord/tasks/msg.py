@@ -9,14 +9,20 @@ from __future__ import annotations
 import json as _json
 import os
 import re
+from typing import TYPE_CHECKING
 
-from invoke import Collection, task
+from invoke.collection import Collection
+from invoke.tasks import task
 
 from coord.errors import InvalidInputError
 from coord.tasks.boundary import guarded, workspace
 
+if TYPE_CHECKING:
+    from coord.actor import Actor
+    from coord.store import Store
 
-def _actor_and_store():  # type: ignore[no-untyped-def]
+
+def _actor_and_store() -> tuple[Actor, Store]:
     from coord.actor import email_from_git, resolve_actor
     from coord.store import open_store
 
@@ -46,6 +52,10 @@ def send(c: object, role: str | None = None, type: str | None = None, body: str 
     result = store.publish(actor.role, role, type, body)
     where = "event log" if result.event else ", ".join(f"{r} ({i})" for r, i in result.ids.items()) or "nobody"
     print(f"sent {result.type.value} from {actor.role} to {where}")
+    if result.waiting:
+        from coord.store import waiting_note
+
+        print(f"note: {waiting_note(result.waiting)}")
 
 
 @task(
@@ -113,7 +123,7 @@ def events(c: object, json: bool = False, limit: int = 20) -> None:
 @task(help={"json": "print a JSON array"})
 @guarded
 def presence(c: object, json: bool = False) -> None:
-    """Every role: status (active / stale / inactive / absent), last heartbeat age, worktree."""
+    """Every role: status (active / stale / inactive / absent), last heartbeat age, host, worktree."""
     from coord.store import open_store
 
     paths, config = workspace()
@@ -121,14 +131,14 @@ def presence(c: object, json: bool = False) -> None:
     if json:
         print(_json.dumps([v.to_dict() for v in views], indent=2))
         return
-    rows = [("ROLE", "STATUS", "AGE", "SESSION", "WORKTREE")]
+    rows = [("ROLE", "STATUS", "AGE", "SESSION", "HOST", "WORKTREE")]
     for v in views:
         session = (v.session_id or "-")[:12]
         rows.append((v.role + ("" if v.configured else " (unconfigured)"), v.status.value, v.age, session,
-                     v.worktree_path or "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+                     v.host or "-", v.worktree_path or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:4])) + "  " + r[4])
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:5])) + "  " + r[5])
 
 
 @task

@@ -7,8 +7,10 @@ starting it ahead of time and stopping it (its data stays under the git common d
 from __future__ import annotations
 
 import json as _json
+from typing import Any
 
-from invoke import Collection, task
+from invoke.collection import Collection
+from invoke.tasks import Task, task
 
 from coord.tasks.boundary import guarded, workspace
 
@@ -27,10 +29,12 @@ def up(c: object) -> None:
         took = store.ping()
         print(f"using {redact(config.redis_url)} (COORD_REDIS_URL / redis_url): answers in {took * 1000:.1f} ms")
         return
-    before = embedded.running_state(paths)
+    before = embedded.owned_state(paths)
     state = embedded.ensure_running(paths)
-    verb = "running" if before is not None else "started"
+    verb = "running" if before is not None and before.pid == state.pid else "started"
     print(f"{verb}: {redact(state.url)} (pid {state.pid}, data {state.data_dir})")
+    if embedded.data_missing(state):
+        print(f"warning: {embedded.DATA_MISSING}")
 
 
 @task(help={"json": "print a JSON object"})
@@ -43,6 +47,7 @@ def status(c: object, json: bool = False) -> None:
     from coord.store import open_store, store_namespace
 
     paths, config = workspace()
+    problem: StoreUnavailableError | None = None
     if config.redis_url:
         info: dict[str, object] = {"running": False, "url": redact(config.redis_url), "embedded": False}
         try:
@@ -50,19 +55,32 @@ def status(c: object, json: bool = False) -> None:
             info["ping_ms"] = round(store.ping() * 1000, 2)
             info["running"] = True
         except StoreUnavailableError as exc:
-            info["error"] = exc.line()
+            info["error"] = exc.message
+            problem = exc
     else:
         info = embedded.status(paths).to_dict()
     info["namespace"] = store_namespace(paths, config)
     if json:
         print(_json.dumps(info, indent=2))
-        return
-    where = "embedded" if info.get("embedded") else "COORD_REDIS_URL"
-    if not info["running"]:
-        print(f"{where}: not running" + (f" ({info['error']})" if info.get("error") else " (start: coord redis.up)"))
-    for key in ("url", "pid", "version", "keys", "ping_ms", "data_dir", "namespace"):
-        if info.get(key) is not None:
-            print(f"{key}: {info[key]}")
+    else:
+        if info.get("embedded"):
+            if not info["running"]:
+                print("embedded: not running (it starts on first need, or now with `coord redis.up`)")
+            if info.get("foreign_pid"):
+                print(f"note: the state file names pid {info['foreign_pid']}, which is not coord's server (left alone)")
+        elif problem is None:
+            print("COORD_REDIS_URL: answers")
+        for key in ("url", "pid", "version", "keys", "ping_ms", "data_dir", "namespace"):
+            if info.get(key) is not None:
+                print(f"{key}: {info[key]}")
+        if info.get("data_missing"):
+            print(f"warning: {embedded.DATA_MISSING}")
+    if problem is not None:
+        # The configured server is the only one coord would use: unreachable is a failure (exit 5),
+        # and redis.up cannot help, so the fix names the setting, not redis.up.
+        raise StoreUnavailableError(
+            problem.message, "check that the server runs and that COORD_REDIS_URL / redis_url is right"
+        )
 
 
 @task
@@ -72,11 +90,19 @@ def down(c: object) -> None:
     from coord import embedded
 
     paths, config = workspace()
-    stopped = embedded.stop(paths)
-    print("stopped the embedded Redis (data kept)" if stopped else "the embedded Redis was not running")
+    result = embedded.stop(paths)
+    if result.stopped and result.data_kept:
+        print(f"stopped the embedded Redis (data kept in {paths.state_dir / embedded.DATA_DIR})")
+    elif result.stopped:
+        print("stopped the embedded Redis; its data directory had been deleted while it ran, "
+              "so what it received since then is lost (not kept)")
+    else:
+        print("the embedded Redis was not running")
+    if result.foreign_pid:
+        print(f"note: the state file named pid {result.foreign_pid}, which is not coord's server: left alone")
     if config.redis_url:
         print("note: COORD_REDIS_URL / redis_url is set, so coord uses that server, which this does not stop")
 
 
 collection = Collection("redis", up, status, down)
-top_level: list = []
+top_level: list[Task[Any]] = []

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from invoke import Collection, task
+from invoke.collection import Collection
 from invoke.exceptions import Exit
+from invoke.tasks import task
 
 from coord.tasks.boundary import commands, guarded, workspace
 

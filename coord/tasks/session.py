@@ -6,11 +6,13 @@ import os
 import shlex
 import shutil
 from pathlib import Path
+from typing import Any
 
-from invoke import Collection, task
+from invoke.collection import Collection
+from invoke.tasks import Task, task
 
 from coord.config import Config
-from coord.errors import EnvironmentProblemError, StoreUnavailableError
+from coord.errors import EnvironmentProblemError, IdentityError, StoreUnavailableError
 from coord.identity import INSTANCE_ENV
 from coord.repo import RepoPaths
 from coord.tasks.agent import print_setup, setup_and_render
@@ -46,14 +48,35 @@ def find_claude(environ: dict[str, str] | os._Environ[str]) -> str:
 def store_line(paths: RepoPaths, config: Config) -> str:
     """Start the coordination store now (the embedded server when no URL is configured), so the
     agent's first hook finds it; a store that cannot start is a warning, never a failure."""
-    from coord.store import open_store
+    from coord.store import open_store, unreachable_fix
 
     try:
         with open_store(paths, config, start_server=True) as store:
             store.ping()
             return f"coordination store: {store.url}"
     except StoreUnavailableError as exc:
-        return f"coord: warning: {exc.message} (the agent will work uncoordinated until it is up: coord redis.up)"
+        return (f"coord: warning: {exc.message} (the agent will work uncoordinated until it is up: "
+                f"{unreachable_fix(config)})")
+
+
+def refuse_if_live_elsewhere(paths: RepoPaths, config: Config, role: str) -> None:
+    """A role is held by one live session in the whole team: setting it up on this machine while it
+    is live on another is refused, naming that machine (exit 6). Redis down: not checked here (the
+    agent's hooks check again on every turn)."""
+    from coord.store import open_store
+
+    try:
+        with open_store(paths, config, start_server=True) as store:
+            holder = store.live_elsewhere(role)
+    except StoreUnavailableError:
+        return
+    if holder is not None:
+        raise IdentityError(
+            f"role {role} is live on {holder.host} (session {holder.session_id}, worktree {holder.worktree_path}, "
+            f"last heartbeat {holder.age} ago)",
+            f"end that session first, or wait until it has had no heartbeat for {config.stale_seconds}s; "
+            "use another role meanwhile",
+        )
 
 
 @task(positional=["role"], help={"role": "the agent role", "launch": "exec claude in the role's checkout now"})
@@ -62,6 +85,7 @@ def start(c: object, role: str | None = None, launch: bool = False) -> None:
     """Set ROLE up (idempotent) and print how to start its agent; --launch starts it."""
     role = need_role(role, "coord session.start ROLE [--launch]")
     paths, config = workspace()
+    refuse_if_live_elsewhere(paths, config, role)
     result, notes = setup_and_render(paths, config, role, commands(c))
     print_setup(result, paths.main_root, notes)
     print(store_line(paths, config))
@@ -77,4 +101,4 @@ def start(c: object, role: str | None = None, launch: bool = False) -> None:
 
 
 collection = Collection("session", start)
-top_level: list = []
+top_level: list[Task[Any]] = []

@@ -18,6 +18,7 @@ from coord.errors import (
     ConfirmationRequiredError,
     CoordError,
     DirtyStateError,
+    IdentityError,
     InvalidInputError,
     NotFoundError,
     StoreUnavailableError,
@@ -159,6 +160,30 @@ def _end_leftover_session(paths: RepoPaths, config: Config, role: str) -> bool:
     return True
 
 
+def _refuse_live_session(paths: RepoPaths, config: Config, role: str, warn: Warn) -> None:
+    """A live session works in that worktree: removing it would pull the floor from under an agent
+    that was never told. Refused whatever the flags; when the store cannot be reached nobody can
+    heartbeat either, so the teardown goes on with a warning."""
+    try:
+        from coord.presence import Status, describe_age
+        from coord.store import open_store
+
+        with open_store(paths, config, start_server=False) as store:
+            view = next((v for v in store.presence() if v.role == role), None)
+    except ImportError:
+        return
+    except StoreUnavailableError:
+        return  # said once by the presence step below
+    if view is None or view.status is not Status.ACTIVE or view.stale:
+        return
+    age = describe_age(view.seconds_since_heartbeat) if view.seconds_since_heartbeat is not None else "?"
+    raise IdentityError(
+        f"{role} has a live session ({view.session_id}, last heartbeat {age} ago): its worktree is in use",
+        f"end that session first (/exit in its agent), or wait until it is stale ({config.stale_seconds}s "
+        "without a heartbeat); nothing was changed",
+    )
+
+
 def teardown(
     paths: RepoPaths,
     config: Config,
@@ -179,6 +204,8 @@ def teardown(
         raise InvalidInputError(f"{role} is the main role and has no worktree", "name an agent role")
     facts, _ = _teardown_facts(paths, config, role, disposable)
     confirmed = yes
+    if facts.has_worktree or facts.folder_exists:
+        _refuse_live_session(paths, config, role, warn)
     try:
         decide_teardown(role, facts, mode, confirmed)
     except NotFoundError as exc:
@@ -206,9 +233,14 @@ def teardown(
         touched = plan.backup or plan.remove or plan.delete_branch
         try:
             _execute_teardown(paths, config, role, plan, result, disposable)
-        finally:
-            if touched:
+        except BaseException:
+            # A failed teardown leaves presence alone and sends nothing, unless the worktree is
+            # already gone (then no session can work there; a rerun finishes the rest).
+            if result.removed:
                 _session_end(paths, config, role, warn)
+            raise
+        if touched:
+            _session_end(paths, config, role, warn)
     return result
 
 

@@ -66,7 +66,8 @@ def test_redis_down_fails_its_line_with_exit_5_and_the_other_checks_still_run(
     result = doctor(ready, env, "--skip-mcp")
     assert result.returncode == 5
     found = lines(result)
-    assert found["redis"].startswith("FAIL") and "coord redis.up" in found["redis"]
+    assert found["redis"].startswith("FAIL") and "COORD_REDIS_URL" in found["redis"]
+    assert "redis.up" not in found["redis"]
     assert found["files"].startswith("ok") and found["identity"].startswith("ok")
     assert "Traceback" not in result.stderr
 

@@ -1,5 +1,6 @@
-"""`nox -s e2e` without the Claude Code CLI fails (exit 1) instead of skipping every test and
-passing; with a CLI it collects the end-to-end tests. Real nox, real pytest, in processes."""
+"""The end-to-end suite without the Claude Code CLI fails instead of skipping every test and
+passing; with a CLI it collects the end-to-end tests. Real pytest, in processes, run as each
+`nox -s e2e(...)` session runs it (nox itself refuses a version whose binary is not installed)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def nox_e2e_collect(claude_bin: str) -> subprocess.CompletedProcess[str]:
-    nox = shutil.which("nox")
-    assert nox, "nox is not installed (pip install -e '.[dev]')"
+    pytest_bin = shutil.which("pytest")
+    assert pytest_bin, "pytest is not installed (pip install -e '.[dev]')"
     env = clean_env(COORD_CLAUDE_BIN=claude_bin)
-    return subprocess.run([nox, "-s", "e2e", "--", "--collect-only", "-q", "-p", "no:cacheprovider"], cwd=PROJECT,
+    return subprocess.run([pytest_bin, "tests/e2e", "--collect-only", "-q", "-p", "no:cacheprovider"], cwd=PROJECT,
                           env=env, capture_output=True, text=True, timeout=300)
 
 

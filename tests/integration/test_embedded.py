@@ -106,9 +106,10 @@ def test_published_message_survives_kill_9(repo: RepoPaths) -> None:
 
 def test_stop_keeps_data_and_a_dead_pidfile_is_restarted(repo: RepoPaths) -> None:
     open_store(repo, Config()).publish("pm", "qa", "INFO", "kept")
-    assert embedded.stop(repo) is True
+    done = embedded.stop(repo)
+    assert done.stopped and done.data_kept
     assert embedded.running_state(repo) is None
-    assert embedded.stop(repo) is False
+    assert not embedded.stop(repo).stopped
     with pytest.raises(StoreUnavailableError):
         open_store(repo, Config(), start_server=False)
     assert [m.body for m in open_store(repo, Config()).check("qa").messages] == ["kept"]

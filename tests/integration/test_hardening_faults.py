@@ -74,6 +74,7 @@ def test_embedded_server_killed_while_publishing(tmp_path: Path) -> None:
     run = crashes.publish_through_kills(tmp_path, 600, [150, 400])
     assert run.kills == 2 and len(run.successes) == 600
     print(f"\n600 publishes, 2 kill -9: {run.failures} refused while down, {run.duplicates} duplicate(s), 0 lost")
+    assert run.duplicates == 0
 
 
 @pytest.mark.parametrize("scenario", sorted(crashes.SCENARIOS))
@@ -148,7 +149,13 @@ def test_killed_mcp_session_goes_stale_keeps_its_mail_and_only_then_its_role_is_
 
             taken = wait_for(register, "the killed session's role to be freed", interval=0.2)
             # Freed only once stale: the age the takeover reports, not how long the test waited.
-            assert taken["outcome"] == "takeover" and taken["previous_age"] >= stale
+            # On a loaded machine the newcomer's own start-up registration may already have taken the
+            # stale role ("same" here); either way the victim was refused above while live.
+            assert taken["outcome"] in ("takeover", "same")
+            if taken["outcome"] == "takeover":
+                assert taken["previous_age"] >= stale
+            rows = {r["role"]: r for r in call(portal, pm, "coord_get_presence")[1]["roles"]}
+            assert rows["backend"]["session_id"] == "newcomer"
             ok, inbox = nportal.call(tool, newcomer, "coord_check_messages")
             assert ok and [m["id"] for m in inbox["messages"]] == [sent["ids"]["backend"]]
 

@@ -73,7 +73,7 @@ def test_register_writes_the_record_and_alive_key(store: Store, raw: redis.Redis
     record = json.loads(raw.hget(keys.presence, "backend"))
     assert record == {
         "role": "backend", "session_id": "s1", "worktree_path": "/repo/.worktrees/backend",
-        "registered_at": clock.now, "last_heartbeat": clock.now, "status": "active",
+        "registered_at": clock.now, "last_heartbeat": clock.now, "status": "active", "host": store.host,
     }
     assert raw.get(keys.alive("backend")) == "s1"
     assert 290 < raw.ttl(keys.alive("backend")) <= 300
@@ -310,7 +310,8 @@ def test_unreachable_server_is_one_line_with_the_fix(clock: Clock) -> None:
     with pytest.raises(StoreUnavailableError) as info:
         store.presence()
     line = info.value.line()
-    assert "hunter2" not in line and f"127.0.0.1:{port}" in line and "coord redis.up" in line
+    assert "hunter2" not in line and f"127.0.0.1:{port}" in line
+    assert "COORD_REDIS_URL" in line and "redis.up" not in line
     assert info.value.exit_code == 5
 
 

@@ -209,6 +209,15 @@ def test_unmerged_branch_without_worktree_is_kept(git_repo: Path) -> None:
     assert g.is_ancestor(git_repo, tip, ref)
 
 
+def _register(paths, config, wt: Path, seconds_ago: float) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from coord.store import open_store
+
+    with open_store(paths, config, start_server=False, clock=lambda: time.time() - seconds_ago) as store:
+        store.register("backend", "s-1", str(wt))
+
+
 def test_teardown_deregisters_and_announces_session_end(git_repo: Path, coord_env: dict[str, str]) -> None:
     from coord.presence import Status
     from coord.store import open_store
@@ -216,8 +225,7 @@ def test_teardown_deregisters_and_announces_session_end(git_repo: Path, coord_en
     paths, config = ws(git_repo, COORD_REDIS_URL=coord_env["COORD_REDIS_URL"],
                        COORD_NAMESPACE=coord_env["COORD_NAMESPACE"])
     wt = worktree.setup(paths, config, "backend").path
-    with open_store(paths, config, start_server=False) as store:
-        store.register("backend", "s-1", str(wt))
+    _register(paths, config, wt, seconds_ago=config.stale_seconds + 1)  # a stale session: its agent is gone
     proc = run_coord(git_repo, "agent.teardown", "backend", env=coord_env)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     with open_store(paths, config, start_server=False) as store:
@@ -227,8 +235,9 @@ def test_teardown_deregisters_and_announces_session_end(git_repo: Path, coord_en
     assert ("backend", "SESSION_END") in events
 
 
-def test_presence_is_cleared_even_when_removal_fails(
-    git_repo: Path, coord_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("flags", [(), ("--abandon",), ("--merge",), ("--yes",), ("--abandon", "--yes")])
+def test_a_live_sessions_worktree_is_never_removed(
+    git_repo: Path, coord_env: dict[str, str], flags: tuple[str, ...]
 ) -> None:
     from coord.presence import Status
     from coord.store import open_store
@@ -236,8 +245,30 @@ def test_presence_is_cleared_even_when_removal_fails(
     paths, config = ws(git_repo, COORD_REDIS_URL=coord_env["COORD_REDIS_URL"],
                        COORD_NAMESPACE=coord_env["COORD_NAMESPACE"])
     wt = worktree.setup(paths, config, "backend").path
+    (wt / "work.txt").write_text("in progress\n")
+    _register(paths, config, wt, seconds_ago=7)
+    proc = run_coord(git_repo, "agent.teardown", "backend", *flags, env=coord_env)
+    assert proc.returncode == 6, proc.stderr
+    line = proc.stderr.strip()
+    assert "\n" not in line and "s-1" in line and " ago" in line and "stale" in line
+    assert wt.is_dir() and (wt / "work.txt").read_text() == "in progress\n" and BRANCH in branches(git_repo)
+    assert backup_refs(git_repo) == []
     with open_store(paths, config, start_server=False) as store:
-        store.register("backend", "s-1", str(wt))
+        assert {v.role: v.status for v in store.presence()}["backend"] == Status.ACTIVE
+        assert ("backend", "SESSION_END") not in [(e.sender, e.type) for e in store.events()]
+
+
+def test_a_failed_teardown_changes_no_presence_and_sends_nothing(
+    git_repo: Path, coord_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coord.store import open_store
+
+    paths, config = ws(git_repo, COORD_REDIS_URL=coord_env["COORD_REDIS_URL"],
+                       COORD_NAMESPACE=coord_env["COORD_NAMESPACE"])
+    wt = worktree.setup(paths, config, "backend").path
+    _register(paths, config, wt, seconds_ago=config.stale_seconds + 1)
+    with open_store(paths, config, start_server=False) as store:
+        before = {v.role: v for v in store.presence()}["backend"]
 
     def failing_remove(*args: object, **kwargs: object) -> None:  # fault injection: git fails mid-teardown
         raise GitError("git worktree failed: fatal: simulated failure")
@@ -246,7 +277,10 @@ def test_presence_is_cleared_even_when_removal_fails(
     with pytest.raises(GitError):
         worktree.teardown(paths, config, "backend")
     with open_store(paths, config, start_server=False) as store:
-        assert {v.role: v.status for v in store.presence()}["backend"] == Status.INACTIVE
+        after = {v.role: v for v in store.presence()}["backend"]
+        events = [(e.sender, e.type) for e in store.events()]
+    assert (after.status, after.session_id) == (before.status, before.session_id)
+    assert ("backend", "SESSION_END") not in events
     assert wt.is_dir()
 
 

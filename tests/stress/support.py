@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import git, make_repo
+from tests.conftest import git, make_project
 
 COORD = [sys.executable, "-m", "coord.cli"]
 HOOK = [sys.executable, "-m", "coord.hooks"]
@@ -105,8 +105,9 @@ def worktree_roots(repo: Path) -> list[str]:
 
 
 def agents_repo(path: Path, roles: Iterable[str], main_role: str = "pm") -> Path:
-    """A repository whose coord.toml names the roles (committed, so every worktree reads it)."""
-    repo = make_repo(path)
+    """A repository whose coord.toml names the roles (committed, so every worktree reads it), with a
+    root commit of its own (a project of its own: coord.namespace)."""
+    repo = make_project(path)
     names = ", ".join(json.dumps(r) for r in roles)
     (repo / "coord.toml").write_text(f'roles = [{names}]\nmain_role = "{main_role}"\n')
     (repo / ".gitignore").write_text("/.worktrees/\n")
