@@ -208,12 +208,18 @@ def _names(tip: BranchTip) -> str:
 
 
 def warning_body(me: BranchTip, other: BranchTip, files: Sequence[str], tool: str) -> str:
+    """Two agents agree who changes what; against the base branch there is nobody to agree with:
+    the agent brings the base into its branch (`coord agent.sync`), and the main role waits for it."""
     shown = ", ".join(files[:20]) + (f" and {len(files) - 20} more" if len(files) > 20 else "")
-    return (
-        f"Conflict radar: your branch {me.branch} ({me.tip[:8]}) and {_names(other)} ({other.tip[:8]}) would "
-        f"conflict if merged, in: {shown}. Agree with {other.role} who changes what before either goes on; "
-        f"{tool} shows the current state."
-    )
+    head = (f"Conflict radar: your branch {me.branch} ({me.tip[:8]}) and {_names(other)} ({other.tip[:8]}) would "
+            f"conflict if merged, in: {shown}.")
+    if other.base:
+        return (f"{head} Run `coord agent.sync` in your worktree: it lists the files; resolve them there with "
+                f"`git merge {other.branch}` and commit. {tool} shows the current state.")
+    if me.base:
+        return (f"{head} {other.role} was told to bring {me.branch} into its branch (`coord agent.sync "
+                f"--role {other.role}`); merge it after that. {tool} shows the current state.")
+    return f"{head} Agree with {other.role} who changes what before either goes on; {tool} shows the current state."
 
 
 def plan_warnings(

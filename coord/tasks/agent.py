@@ -23,7 +23,7 @@ from coord.tasks.boundary import commands, guarded, need_role, workspace
 
 if TYPE_CHECKING:
     from coord.store import Store
-    from coord.worktree import AgentInfo, SetupResult
+    from coord.worktree import AgentInfo, MergeResult, SetupResult
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -127,6 +127,49 @@ def merge(c: object, role: str | None = None) -> None:
         _report_conflict(exc)
         raise
     _print_merge(result)
+    _close_loop(paths, config, result)
+
+
+def _close_loop(paths: RepoPaths, config: Config, result: MergeResult) -> None:
+    """After a merge: acknowledge, tell ROLE, tell the others (coord.merge_notifier); never fails the merge."""
+    from coord.merge_notices import describe
+    from coord.merge_notifier import announce_merge, event_for
+
+    event = event_for(paths, config, result)
+    report = announce_merge(paths, config, event)
+    for line in report.warnings:
+        print(f"coord: warning: {line}", file=sys.stderr)
+    if report.sent:
+        print(describe(event, report.plan, report.acknowledged))
+
+
+def _count(n: int) -> str:
+    return f"{n} commit{'' if n == 1 else 's'}"
+
+
+@task(help={"role": "the agent role (default: this worktree's own role)"})
+@guarded
+def sync(c: object, role: str | None = None) -> None:
+    """Merge the base branch into ROLE's branch in its worktree (dirty: exit 4; conflicts: exit 1, nothing changed)."""
+    from coord import sync as syncing
+    from coord.actor import email_from_git, resolve_role
+
+    paths, config = workspace()
+    if not role:
+        role = resolve_role(paths, config, os.environ, lambda: email_from_git(paths)).role
+    syncing.check_caller(paths.toplevel, paths.main_root, config.worktree_dir, role)
+    try:
+        result = syncing.sync(paths, config, role)
+    except MergeConflictError as exc:
+        _report_conflict(exc)
+        raise
+    if result.kind == "up-to-date":
+        print(f"{result.branch} already has {result.base} ({result.commit[:8]}); nothing to do")
+    elif result.kind == "fast-forward":
+        print(f"fast-forwarded {result.branch} to {result.base} ({result.commit[:8]}, {_count(result.commits)})")
+    else:
+        print(f"merged {result.base} into {result.branch} with merge commit {result.commit[:8]} "
+              f"({_count(result.commits)} from {result.base})")
 
 
 def _ask(question: str) -> bool:
@@ -171,6 +214,7 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
         print(f"forgot the ad-hoc agent {role}")
     if result.merge is not None:
         _print_merge(result.merge)
+        _close_loop(paths, config, result.merge)
     if result.backup_ref:
         print(f"saved all of {role}'s work under {result.backup_ref}")
     if result.removed:
@@ -328,5 +372,5 @@ def precommit(c: object) -> None:
         )
 
 
-collection = Collection("agent", setup, list_, merge, teardown, restore, conflicts, claims, guard, precommit)
+collection = Collection("agent", setup, list_, merge, sync, teardown, restore, conflicts, claims, guard, precommit)
 top_level: list[Task[Any]] = []

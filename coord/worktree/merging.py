@@ -61,10 +61,10 @@ def merge_locked(paths: RepoPaths, config: Config, role: str) -> MergeResult:
     head = git.rev_parse(main, "HEAD")
     assert head is not None
     if git.is_ancestor(main, tip, head):
-        return MergeResult(role, branch, base, "up-to-date", head, warnings)
+        return MergeResult(role, branch, base, "up-to-date", head, warnings, head)
     if git.is_ancestor(main, head, tip):
         git.merge_ff_only(main, tip)
-        return MergeResult(role, branch, base, "fast-forward", tip, warnings)
+        return MergeResult(role, branch, base, "fast-forward", tip, warnings, head)
     result = git.merge_tree(main, head, tip)
     if not result.clean or result.tree is None:
         files = result.conflicted_files
@@ -79,4 +79,4 @@ def merge_locked(paths: RepoPaths, config: Config, role: str) -> MergeResult:
     # The merge commit exists before the checkout moves: the checkout only ever fast-forwards, so
     # an interruption leaves it either untouched or fully merged, never half-merged.
     git.merge_ff_only(main, commit)
-    return MergeResult(role, branch, base, "merge", commit, warnings)
+    return MergeResult(role, branch, base, "merge", commit, warnings, head)

@@ -47,6 +47,7 @@ class MergeResult:
     kind: str  # "fast-forward", "merge" or "up-to-date"
     commit: str
     warnings: list[str] = field(default_factory=list)
+    previous: str = ""  # the base branch's tip before the merge (the merge loop counts from it)
 
 
 @dataclass

@@ -146,3 +146,12 @@ def test_conflicts_by_role_and_report() -> None:
     assert lines[3].split() == ["pm", "(main)", "qa", "conflict", "x"]
     assert "2 pair(s) merged now, 1 from cache" in text and "down" in text
     assert "no branches" in format_report(RadarReport())
+
+
+def test_a_conflict_with_the_base_branch_says_to_sync_not_to_agree_with_the_main_role() -> None:
+    plan = plan_warnings([conflict(BASE, BE)], {"backend"}, set())
+    to_pm, to_backend = plan.send[0].body_a, plan.send[0].body_b
+    assert "coord agent.sync" in to_backend and "git merge main" in to_backend and "Agree" not in to_backend
+    assert "coord agent.sync --role backend" in to_pm and "Agree" not in to_pm
+    between_agents = plan_warnings([conflict(BE, FE)], {"backend", "frontend"}, set()).send[0]
+    assert "Agree with frontend" in between_agents.body_a and "agent.sync" not in between_agents.body_a
