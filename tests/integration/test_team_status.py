@@ -3,9 +3,8 @@ unread, last status, claims and conflicts from the radar cache, in one Redis rou
 
 from __future__ import annotations
 
-import socket
-
 import json
+import socket
 from collections.abc import Iterator
 
 import pytest
