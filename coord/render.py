@@ -337,10 +337,15 @@ def write(root: Path, files: list[RenderedFile], force: bool = False) -> list[st
             continue
         target = root / f.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.coord-tmp")
-        tmp.write_text(f.content, encoding="utf-8")
-        os.chmod(tmp, f.mode)
-        os.replace(tmp, target)
+        # A temp name of this write's own: two renders of one checkout at once (parallel setups of a
+        # role) must not rename each other's half-written file away.
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.coord-tmp")
+        try:
+            tmp.write_text(f.content, encoding="utf-8")
+            os.chmod(tmp, f.mode)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
     return changed
 
 

@@ -16,7 +16,8 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      ("init", "session.*", "agent.setup", "doctor", "agent.teardown", "agent.restore", "rules.*")),
     ("team", "who is working, and where", ("team.*", "status", "watch", "presence", "agent.list")),
     ("mail", "messages between roles", ("msg.*",)),
-    ("merge", "collisions, claims and merging", ("agent.conflicts", "agent.claims", "agent.merge", "agent.guard",
+    ("merge", "collisions, claims and merging", ("agent.conflicts", "agent.claims", "agent.merge", "agent.sync",
+      "agent.guard",
                                                  "agent.precommit", "merge.*")),
     ("server", "the coordination server", ("redis.*", "mcp")),
 )
