@@ -160,22 +160,10 @@ def _coerce(key: str, value: object, source: str) -> object:
     if key == "agent_command" and isinstance(value, str) and not value.strip():
         raise ConfigError(f"{source}: agent_command is empty", 'name the agent CLI, e.g. agent_command = "claude"')
     if key == "roles":
-        if isinstance(value, str):
-            items = [v.strip() for v in value.split(",") if v.strip()]
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            items = [v.strip() for v in value]
-        else:
-            raise ConfigError(f"{source}: roles must be a list of names", "e.g. roles = [\"pm\", \"backend\"]")
-        if not items:
+        roles = _role_list(value, source, key)
+        if not roles:
             raise ConfigError(f"{source}: roles is empty", "name at least the main role")
-        if len(set(items)) != len(items):
-            raise ConfigError(f"{source}: roles has duplicates", "list each role once")
-        for item in items:
-            try:
-                check_role_syntax(item)
-            except InvalidInputError as exc:
-                raise ConfigError(f"{source}: {exc.message}", exc.fix) from None
-        return tuple(items)
+        return roles
     if key in _BOOL_KEYS:
         if isinstance(value, bool):
             return value
