@@ -24,21 +24,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from coord import texts
 from coord.actor import email_from_files, identify
-from coord.catalog.claude import ACK_TOOL, CHECK_TOOL
 from coord.errors import CoordError, IdentityError, InvalidInputError, StoreUnavailableError
 from coord.identity import Identity
-from coord.messages import BROADCAST, Message, MessageType
-from coord.presence import describe_age
+from coord.messages import BROADCAST, MessageType
 
-CONTEXT_CAP = 9000  # characters of message text per turn; Claude Code caps a hook string at 10,000
 STORE_TIMEOUT = 0.4  # seconds per socket step: with a hung Redis the whole hook (start-up ~0.1 s, one retry for
 # the embedded server) still exits within 1 s, as issue 7 requires
 MAX_STDIN = 4 * 1024 * 1024  # the prompt rides along on stdin; coord needs none of it
 
 
 # ---------------------------------------------------------------------------------------------
-# Pure: what to say.
+# Pure: the shape of an answer (the words are coord.texts').
 
 
 def hook_output(event: str, context: str | None = None, system_message: str | None = None) -> dict[str, Any] | None:
@@ -54,86 +52,6 @@ def hook_output(event: str, context: str | None = None, system_message: str | No
 def block(reason: str) -> dict[str, Any]:
     """Refuse a prompt (UserPromptSubmit): Claude Code erases it and shows the reason."""
     return {"decision": "block", "reason": reason}
-
-
-def refusal_reason(exc: CoordError) -> str:
-    """Why every prompt of this session is blocked, and what to do about it, in one line."""
-    return f"{exc.line()}. coord blocks this session's prompts until its identity is fixed; `coord doctor` checks it."
-
-
-def held_reason(role: str, holder: str | None, age: float | None, stale_seconds: int) -> str:
-    shown = f", last heartbeat {describe_age(age)} ago" if age is not None else ""
-    return (
-        f"coord: role {role} is held by another live session ({holder or 'unknown'}{shown}). "
-        f"End that session, or wait until it is stale ({stale_seconds} s without a heartbeat), "
-        "or start this session as another role (coord session.start ROLE)."
-    )
-
-
-def unreachable(exc: CoordError) -> str:
-    return f"{exc.line()}. Coordination is off for now (presence and messages not checked); the session goes on."
-
-
-def start_context(identity: Identity, session_id: str, toplevel: str, branch: str | None,
-                  pending: int, by_type: Mapping[str, int], takeover: str | None = None) -> str:
-    """SessionStart context: who this session is, and a summary of waiting mail (nothing if none)."""
-    where = f"{toplevel} (branch {branch})" if branch else toplevel
-    lines = [
-        f"coord: this session is role {identity.role} (from {identity.source}), session {session_id}, "
-        f"working in {where}. Presence is registered; every prompt counts as a heartbeat."
-    ]
-    if takeover:
-        lines.append(f"coord: the role was taken over from session {takeover}, which had gone stale or ended.")
-    if pending:
-        kinds = ", ".join(f"{n} {t}" for t, n in sorted(by_type.items()))
-        lines.append(
-            f"coord: {pending} pending (unacknowledged) message(s) for {identity.role}: {kinds}. "
-            f"{CHECK_TOOL} lists them; {ACK_TOOL} marks them handled."
-        )
-    return "\n".join(lines)
-
-
-def _stamp(timestamp: float) -> str:
-    import time
-
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
-
-
-def format_messages(role: str, messages: Sequence[Message], more: int, pending: int, cap: int = CONTEXT_CAP) -> str:
-    """New mail as plain facts. Bodies are quoted as sent (indented) and the whole stays under cap
-    characters: a message that does not fit is cut with a note, later ones are only counted, and
-    the text says which tool returns them in full (they stay pending until acknowledged)."""
-    if not messages:
-        return ""
-    head = f"coord: {len(messages) + more} new message(s) for {role} since the last prompt, oldest first:"
-    parts = [head]
-    used = len(head) + 400  # room for the footer
-    shown = 0
-    cut = False
-    for m in messages:
-        to_all = " (to all)" if m.recipient == BROADCAST else ""
-        title = f"- [{m.id}] from {m.sender}{to_all}, {m.type}, {_stamp(m.timestamp)}:"
-        body = "\n".join("    " + line for line in (m.body.splitlines() or [""]))
-        room = cap - used - len(title) - 1
-        if room < 200 and shown:
-            break
-        if len(body) > room:
-            room = max(room, 200)
-            note = f"[... cut: {len(body) - room} more characters; {CHECK_TOOL} returns the full text]"
-            body = body[:room] + "\n    " + note
-            cut = True
-        parts.append(f"{title}\n{body}")
-        used += len(title) + len(body) + 2
-        shown += 1
-        if cut:
-            break
-    unshown = len(messages) - shown + more
-    tail = []
-    if unshown:
-        tail.append(f"{unshown} more new message(s) not shown here; {CHECK_TOOL} lists every pending message.")
-    tail.append(f"{pending} message(s) pending for {role} in all; {ACK_TOOL} with their ids marks them handled.")
-    parts.append("coord: " + " ".join(tail))
-    return "\n".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,26 +125,29 @@ def on_session_start(payload: Mapping[str, Any], environ: Mapping[str, str]) -> 
     try:
         identity = session_identity(paths, config, environ)
     except (IdentityError, InvalidInputError) as exc:
-        reason = refusal_reason(exc)
-        return hook_output(event, f"coord: identity refused: {reason}", reason)
-    source = payload.get("source") if isinstance(payload.get("source"), str) else "startup"
+        reason = texts.blocked(exc.line())
+        return hook_output(event, reason, reason)
+    source = str(payload.get("source")) if isinstance(payload.get("source"), str) else "startup"
     try:
         with _open(paths, config, start_server=True) as store:
             try:
                 registered = store.register(identity.role, session_id, str(paths.toplevel))
             except IdentityError as exc:
-                reason = refusal_reason(exc)
-                return hook_output(event, f"coord: role refused: {reason}", reason)
+                reason = texts.blocked(exc.line())
+                return hook_output(event, reason, reason)
             body = f"session {session_id} started ({source}) in {paths.toplevel}"
             store.publish(identity.role, BROADCAST, MessageType.SESSION_START, body)
             store.publish(identity.role, BROADCAST, MessageType.HEARTBEAT, f"session {session_id} alive at start")
             notes = store.notifications(identity.role)
     except StoreUnavailableError as exc:
-        text = unreachable(exc)
+        text = texts.unreachable(exc.line())
         return hook_output(event, text, text)
-    takeover = registered.previous_session if registered.outcome == "takeover" else None
-    context = start_context(identity, session_id, str(paths.toplevel), current_branch(paths.git_dir),
-                            notes.count, notes.by_type, takeover)
+    from coord.role_rules import read_rules
+
+    stale = registered.previous_age if registered.outcome == "takeover" else None
+    rules = read_rules(paths.toplevel, identity.role, config.main_role)
+    context = texts.start_context(identity.role, source, current_branch(paths.git_dir), notes.count, notes.by_type,
+                                  stale, rules, resumed=source == "resume")
     return hook_output(event, context)
 
 
@@ -242,7 +163,7 @@ def on_user_prompt_submit(payload: Mapping[str, Any], environ: Mapping[str, str]
     try:
         identity = session_identity(paths, config, environ)
     except (IdentityError, InvalidInputError) as exc:
-        return block(refusal_reason(exc))
+        return block(texts.blocked(exc.line()))
     try:
         with _open(paths, config, start_server=False) as store:
             turn = store.turn(identity.role, session_id, str(paths.toplevel))
@@ -250,11 +171,12 @@ def on_user_prompt_submit(payload: Mapping[str, Any], environ: Mapping[str, str]
                 store.publish(identity.role, BROADCAST, MessageType.SESSION_START,
                               f"session {session_id} registered at a prompt in {paths.toplevel}")
     except StoreUnavailableError as exc:
-        text = unreachable(exc)
+        text = texts.unreachable(exc.line())
         return hook_output(event, text, text)
     if turn.held:
-        return block(held_reason(identity.role, turn.holder_session, turn.holder_age, config.stale_seconds))
-    return hook_output(event, format_messages(identity.role, turn.messages, turn.more, turn.pending))
+        what, fix = texts.held(identity.role, turn.holder_session, turn.holder_age, config.stale_seconds)
+        return block(texts.blocked(IdentityError(what, fix).line()))
+    return hook_output(event, texts.format_mail(identity.role, turn.messages, turn.more, turn.pending))
 
 
 def on_session_end(payload: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any] | None:

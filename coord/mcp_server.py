@@ -16,6 +16,7 @@ import contextlib
 import os
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import asynccontextmanager
@@ -23,13 +24,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+from coord import tool_results as results
 from coord.actor import Actor, email_from_git, resolve_actor
 from coord.catalog.claude import SERVER_NAME, Tool
 from coord.config import Config, load_config
 from coord.errors import CoordError, IdentityError, NotFoundError, SessionEndedError
-from coord.messages import BROADCAST, MessageType
+from coord.messages import AGENT_TYPES, BROADCAST, MessageType, parse_agent_type
 from coord.repo import RepoPaths, find_repo
 
+INSTRUCTIONS = ("Presence, mail and file claims between the agents on this repository. You act as your own "
+                "role; registration and heartbeats are automatic.")
 UNSENT_KEPT = 100  # failed publishes whose ids are kept for an identical resend
 
 if TYPE_CHECKING:
@@ -159,16 +163,10 @@ class Service:
 
     # -- tools --------------------------------------------------------------------------
     def register(self) -> dict[str, Any]:
+        """Registration (the server does it at start and on ticks; tests and the benchmarks call it)."""
         self._require()
         with self._lock:
             return self._register_locked()
-
-    def deregister(self) -> dict[str, Any]:
-        actor = self._require()
-        with self._lock:
-            done = self.store().deregister(actor.role, self.session_id)
-            self.state = RegistrationState.DEREGISTERED
-        return {"role": actor.role, "session_id": self.session_id, "deregistered": done}
 
     def heartbeat(self) -> dict[str, Any]:
         def beat(store: "Store", actor: Actor) -> dict[str, Any]:
@@ -178,67 +176,73 @@ class Service:
 
         return self.call(beat)
 
-    def presence(self) -> dict[str, Any]:
+    def presence(self) -> results.Presence:
         views = self.call(lambda store, actor: store.presence())
-        return {"you": self.role, "session_id": self.session_id, "roles": [v.summary() for v in views]}
+        return results.presence(self._require().role, views)
 
-    def publish(self, to: str, type: MessageType | str, body: str) -> dict[str, Any]:
-        # The sender is this server's role, never an argument.
+    def publish(self, to: str, type: MessageType | str, body: str) -> results.Sent:
+        # The sender is this server's role, never an argument; lifecycle types are coord's own.
         from coord.errors import StoreUnavailableError
         from coord.store import new_publish_id
 
-        key = (str(to), str(getattr(type, "value", type)), str(body))
+        kind = parse_agent_type(type)
+        key = (str(to), kind.value, str(body))
         publish_id = self._unsent.get(key) or new_publish_id()
         try:
-            result = self.call(lambda store, actor: store.publish(actor.role, to, type, body, publish_id))
+            sent = self.call(lambda store, actor: store.publish(actor.role, to, kind, body, publish_id))
         except StoreUnavailableError:
             if len(self._unsent) >= UNSENT_KEPT:
                 self._unsent.pop(next(iter(self._unsent)))
             self._unsent[key] = publish_id
             raise
         self._unsent.pop(key, None)
-        return result.to_dict()
+        return results.sent(sent.type.value, sent.recipient, sent.ids, sent.waiting, sent.duplicate)
 
-    def check(self, limit: int = 20) -> dict[str, Any]:
-        return self.call(lambda store, actor: store.check(actor.role, limit)).to_dict()
+    def check(self, limit: int = 20) -> results.Inbox:
+        found = self.call(lambda store, actor: store.check(actor.role, limit))
+        return results.inbox(found.messages, found.total, time.time())
 
-    def ack(self, ids: list[str]) -> dict[str, Any]:
-        return self.call(lambda store, actor: store.ack(actor.role, ids)).to_dict()
+    def ack(self, ids: list[str]) -> results.Acked:
+        done = self.call(lambda store, actor: store.ack(actor.role, ids))
+        return results.acked(done.acknowledged, done.unknown)
 
-    def notifications(self) -> dict[str, Any]:
-        return self.call(lambda store, actor: store.notifications(actor.role)).to_dict()
+    def notifications(self) -> results.Summary:
+        notes = self.call(lambda store, actor: store.notifications(actor.role))
+        return results.summary(notes.count, notes.by_type, notes.recent, time.time())
 
     # -- conflict radar and file claims (coord.radar, coord.claim_store) --------------------
-    def check_conflicts(self) -> dict[str, Any]:
+    def check_conflicts(self) -> results.Conflicts:
         """This agent's pairs: its branch against every other agent's and the base branch."""
         from coord import radar
 
         report = self.call(lambda store, actor: radar.run(actor.paths, actor.config, store, only=actor.role))
-        return {"you": self.role, **report.to_dict()}
+        return results.conflicts(self._require().role, report.results, report.store_error)
 
-    def claim_files(self, paths: list[str], reason: str, ttl_seconds: int | None = None) -> dict[str, Any]:
+    def claim_files(self, paths: list[str], reason: str, ttl_seconds: int | None = None) -> results.Claimed:
         from coord import claim_store
         from coord.claims import to_repo_pattern
 
         actor = self._require()
         cwd = os.getcwd()
         patterns = [to_repo_pattern(p, cwd, str(actor.paths.toplevel)) if isinstance(p, str) else p for p in paths]
-        result = self.call(lambda store, a: claim_store.claim(store, a.role, patterns, reason, ttl_seconds))
-        return result.to_dict()
+        done = self.call(lambda store, a: claim_store.claim(store, a.role, patterns, reason, ttl_seconds))
+        return results.claimed(done.granted, done.removed_lapsed)
 
-    def release_files(self, paths: list[str] | None = None) -> dict[str, Any]:
+    def release_files(self, paths: list[str] | None = None) -> results.Released:
         from coord import claim_store
         from coord.claims import to_repo_pattern
 
         actor = self._require()
         cwd = os.getcwd()
         patterns = [to_repo_pattern(p, cwd, str(actor.paths.toplevel)) for p in paths or []]
-        return self.call(lambda store, a: claim_store.release(store, a.role, patterns)).to_dict()
+        done = self.call(lambda store, a: claim_store.release(store, a.role, patterns))
+        return results.released(done.released, done.not_held)
 
-    def get_claims(self) -> dict[str, Any]:
+    def get_claims(self) -> results.Claims:
         from coord import claim_store
 
-        return {"you": self.role, **self.call(lambda store, actor: claim_store.read(store)).to_dict()}
+        view = self.call(lambda store, actor: claim_store.read(store))
+        return results.claims(view.claims, view.live_roles, view.now)
 
     def radar_tick(self) -> None:
         """The background conflict check for this agent's branch (announces new conflicts once).
@@ -339,83 +343,65 @@ def build_server(service: Service | None = None, autostart: bool = False) -> Any
                 group.cancel_scope.cancel()
                 svc.shutdown()
 
-    server = MCPServer(
-        SERVER_NAME,
-        instructions="Presence and messages between the agents working on this repository. "
-        "You act as the role coord started you with; tools never take a sender.",
-        lifespan=lifespan,
-    )
+    server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, lifespan=lifespan)
+    kinds = [k.value for k in AGENT_TYPES]
 
-
-    @server.tool(name=Tool.REGISTER_PRESENCE.value, description="Register this session as its role (done at start).")
-    def register_presence() -> dict[str, Any]:
-        return run(svc.register)
-
-    @server.tool(name=Tool.DEREGISTER_PRESENCE.value, description="Mark this session's role inactive.")
-    def deregister_presence() -> dict[str, Any]:
-        return run(svc.deregister)
-
-    @server.tool(name=Tool.HEARTBEAT.value, description="Refresh this session's presence (automatic every minute).")
-    def heartbeat() -> dict[str, Any]:
-        return run(svc.heartbeat)
-
-    @server.tool(name=Tool.GET_PRESENCE.value, description="Every role: status, stale flag, seconds since heartbeat.")
-    def get_presence() -> dict[str, Any]:
+    @server.tool(name=Tool.GET_PRESENCE.value, description="Each role's status and when it was last seen.")
+    def get_presence() -> results.Presence:
         return run(svc.presence)
 
-    @server.tool(name=Tool.PUBLISH_MESSAGE.value, description="Send a message to a role or to 'all'.")
+    @server.tool(name=Tool.PUBLISH_MESSAGE.value, description=f"Send a message to a role or '{BROADCAST}'.")
     def publish_message(
-        to: Annotated[str, Field(description=f"recipient role, or '{BROADCAST}'")],
-        type: MessageType,
-        body: Annotated[str, Field(description="text, at most 64 KiB")],
-    ) -> dict[str, Any]:
+        to: Annotated[str, Field(description=f"a role, or '{BROADCAST}'")],
+        type: Annotated[str, Field(json_schema_extra={"enum": kinds})],
+        body: Annotated[str, Field(description="plain text")],
+    ) -> results.Sent:
         return run(lambda: svc.publish(to, type, body))
 
-    @server.tool(name=Tool.CHECK_MESSAGES.value, description="Your unacknowledged messages, oldest first.")
-    def check_messages(limit: Annotated[int, Field(ge=1, le=1000)] = 20) -> dict[str, Any]:
+    @server.tool(name=Tool.CHECK_MESSAGES.value, description="Your pending messages, oldest first.")
+    def check_messages(limit: Annotated[int, Field(ge=1, le=1000)] = 20) -> results.Inbox:
         return run(lambda: svc.check(limit))
 
-    @server.tool(name=Tool.ACK_MESSAGES.value, description="Acknowledge your messages by id once handled.")
-    def ack_messages(ids: Annotated[list[str], Field(description="message ids")]) -> dict[str, Any]:
+    @server.tool(name=Tool.ACK_MESSAGES.value, description="Mark your messages handled, by id.")
+    def ack_messages(ids: list[str]) -> results.Acked:
         return run(lambda: svc.ack(ids))
 
-    @server.tool(name=Tool.GET_NOTIFICATIONS.value, description="Count and types of your pending messages.")
-    def get_notifications() -> dict[str, Any]:
+    @server.tool(name=Tool.GET_NOTIFICATIONS.value, description="Count of your pending messages by type.")
+    def get_notifications() -> results.Summary:
         return run(svc.notifications)
 
-    @server.tool(
-        name=Tool.CHECK_CONFLICTS.value,
-        description="Would your branch conflict with another agent's or the base branch if merged? Per pair: "
-        "conflict (files), touch (both changed the same files, merges cleanly) or clean. Uses git merge-tree; "
-        "nothing is checked out.",
-    )
-    def check_conflicts() -> dict[str, Any]:
+    @server.tool(name=Tool.CHECK_CONFLICTS.value,
+                 description="Would your branch conflict with the other agents' or the base branch?")
+    def check_conflicts() -> results.Conflicts:
         return run(svc.check_conflicts)
 
-    @server.tool(
-        name=Tool.CLAIM_FILES.value,
-        description="Claim paths or globs (src/api/**, docs/*.md; a folder covers what is under it) for a while: "
-        "other roles' edits and commits of them are refused. Refused, with the holder and reason, if another "
-        "live role holds an overlapping claim.",
-    )
+    @server.tool(name=Tool.CLAIM_FILES.value,
+                 description="Claim paths or globs: other roles' edits of them are refused while you are live.")
     def claim_files(
-        paths: Annotated[list[str], Field(description="repository-relative paths or globs", min_length=1)],
-        reason: Annotated[str, Field(description="what you are doing there (shown to others)")],
-        ttl_seconds: Annotated[int | None, Field(ge=1, description="lifetime (default: claim_ttl_seconds)")] = None,
-    ) -> dict[str, Any]:
+        paths: Annotated[list[str], Field(min_length=1)],
+        reason: str,
+        ttl_seconds: Annotated[int | None, Field(ge=1)] = None,
+    ) -> results.Claimed:
         return run(lambda: svc.claim_files(paths, reason, ttl_seconds))
 
-    @server.tool(name=Tool.RELEASE_FILES.value, description="Release your claims (the given patterns, or all).")
-    def release_files(
-        paths: Annotated[list[str] | None, Field(description="patterns as claimed; omit to release all")] = None,
-    ) -> dict[str, Any]:
+    @server.tool(name=Tool.RELEASE_FILES.value, description="Release your claims (these paths, or all).")
+    def release_files(paths: list[str] | None = None) -> results.Released:
         return run(lambda: svc.release_files(paths))
 
-    @server.tool(name=Tool.GET_CLAIMS.value, description="Every file claim: holder, reason, status, time left.")
-    def get_claims() -> dict[str, Any]:
+    @server.tool(name=Tool.GET_CLAIMS.value, description="Every file claim: holder, reason, time left.")
+    def get_claims() -> results.Claims:
         return run(svc.get_claims)
 
+    lean_schemas(server)
     return server
+
+
+def lean_schemas(server: Any) -> None:
+    """Drop the titles pydantic puts in every input schema (coord.tool_results.strip_titles). The
+    SDK validates arguments with its own models, not these dicts."""
+    manager = getattr(server, "_tool_manager", None)
+    for info in manager.list_tools() if manager is not None else []:
+        results.strip_titles(info.parameters)
 
 
 def main(extend: Callable[[Any], None] | None = None) -> None:

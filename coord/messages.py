@@ -49,6 +49,20 @@ LIFECYCLE_TYPES: frozenset[MessageType] = frozenset(
 )
 
 
+# What agents may send: coord alone records lifecycle events (its hooks and server know when a
+# session starts and ends; an agent claiming so would mislead every reader of the event log).
+AGENT_TYPES: tuple[MessageType, ...] = tuple(t for t in MessageType if t not in LIFECYCLE_TYPES)
+
+
+def parse_agent_type(value: object) -> MessageType:
+    """A type an agent or a person may send; a lifecycle type is refused (exit 2) like an unknown one."""
+    kind = parse_type(value)
+    if kind in LIFECYCLE_TYPES:
+        raise InvalidInputError(f"{kind.value} is sent by coord itself, not by agents",
+                                f"use one of: {', '.join(t.value for t in AGENT_TYPES)}")
+    return kind
+
+
 def parse_type(value: object) -> MessageType:
     """A known type name (case-insensitive) or a one-line error listing the valid ones."""
     if isinstance(value, MessageType):

@@ -95,7 +95,8 @@ end
 
 # KEYS: presence, alive:<role>
 # ARGV: role, session_id, worktree_path, now ('' = server time), stale_seconds, ttl_seconds, revive, host
-# -> {'ok', 'new'|'same'|'takeover', previous_session, previous_age} | {'held', holder, age, holder_host}
+# -> {'ok', 'new'|'same'|'restart'|'takeover', previous_session, previous_age} | {'held', holder, age, holder_host}
+#    (restart: the previous session had ended cleanly; takeover: it had gone stale)
 REGISTER = Script(
     "register",
     r"""
@@ -118,7 +119,8 @@ if raw then
     if live(rec, alive, now, stale_s) then
       return {'held', rec.session_id, num(now - rec.last_heartbeat), rec.host or ''}
     end
-    how, prev, prev_age = 'takeover', rec.session_id, num(now - rec.last_heartbeat)
+    how = rec.status == 'inactive' and 'restart' or 'takeover'
+    prev, prev_age = rec.session_id, num(now - rec.last_heartbeat)
   end
 end
 local rec = {role = role, session_id = session, worktree_path = path,

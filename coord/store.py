@@ -95,7 +95,8 @@ class PresenceView(NamedTuple):
 
 @dataclass(frozen=True)
 class RegisterResult:
-    """How a registration went: 'new', 'same' (idempotent re-registration) or 'takeover'."""
+    """How a registration went: 'new', 'same' (idempotent re-registration), 'restart' (the previous
+    session ended cleanly) or 'takeover' (of a stale session)."""
 
     role: str
     session_id: str
@@ -380,13 +381,11 @@ def ended_error(role: str, session_id: str) -> SessionEndedError:
     )
 
 
-def held_error(role: str, holder: str, age: float | None, host: str = "") -> IdentityError:
-    shown = "" if age is None else f", last heartbeat {describe_age(age)} ago"
-    where = f" on {host}" if host else ""
-    return IdentityError(
-        f"role {role} is held by another live session{where} ({holder}{shown})",
-        "end that session first, or wait until it goes stale; use another role meanwhile",
-    )
+def held_error(role: str, holder: str, age: float | None, stale_seconds: int, host: str = "") -> IdentityError:
+    """The one "role held" refusal (coord.texts.held: the prompt hook says it in the same words)."""
+    from coord import texts
+
+    return IdentityError(*texts.held(role, holder, age, stale_seconds, host))
 
 
 # -- the store --------------------------------------------------------------------------
@@ -564,7 +563,7 @@ class Store:
         if state[0] == "ended":
             raise ended_error(role, session_id)
         if state[0] == "held":
-            raise held_error(role, str(state[1]), _float(state[2]), str(state[3]))
+            raise held_error(role, str(state[1]), _float(state[2]), self.config.stale_seconds, str(state[3]))
         return RegisterResult(
             role=role,
             session_id=session_id,
@@ -595,7 +594,7 @@ class Store:
             )
         if state[0] == "held":
             if state[3] == "1":
-                raise held_error(role, str(state[1]), _float(state[2]))
+                raise held_error(role, str(state[1]), _float(state[2]), self.config.stale_seconds)
             raise IdentityError(
                 f"role {role} is registered to another session ({state[1]}), which is no longer live",
                 "register again to take the role over",

@@ -17,11 +17,10 @@ SERVER_NAME = "coord"  # the MCP server's name in .mcp.json; tools appear as mcp
 
 
 class Tool(StrEnum):
-    """Every MCP tool name: the server, the hooks, settings and rules templates use these."""
+    """Every MCP tool name: the server, the hooks, settings and rules templates use these. Presence is
+    registered, refreshed and ended by the hooks and the server itself, so agents get no tools for it
+    (fewer tools: fewer characters on every request)."""
 
-    REGISTER_PRESENCE = "coord_register_presence"
-    DEREGISTER_PRESENCE = "coord_deregister_presence"
-    HEARTBEAT = "coord_heartbeat"
     GET_PRESENCE = "coord_get_presence"
     PUBLISH_MESSAGE = "coord_publish_message"
     CHECK_MESSAGES = "coord_check_messages"
@@ -56,15 +55,26 @@ class HookSpec:
     # did not make): the script exits 1 when coord-hook is missing instead of letting it pass.
     required: bool = False
     setting: str | None = None  # a boolean setting (coord/config.py) without which it is not rendered
+    # The launcher tells the session once, here, when this machine has no coord (SessionStart), so the
+    # other events stay silent instead of warning on every prompt.
+    tells_missing: bool = False
 
     @property
-    def script(self) -> str:
-        return f"coord-{self.arg}.sh"
+    def command(self) -> str:
+        """The settings entry's command: the one launcher, with the event as its argument."""
+        return f'"$CLAUDE_PROJECT_DIR"/{LAUNCHER} {self.arg}'
 
+
+# One launcher for every hook event and for the MCP server (argument MCP_ARG): it finds this machine's
+# coord-hook (recorded in the git directory, else PATH) once, in one place.
+LAUNCHER = ".claude/hooks/coord-hook.sh"
+MCP_ARG = "mcp"
+# One permission entry for every coord tool (Claude Code matches a server name as all its tools).
+PERMISSION = f"mcp__{SERVER_NAME}"
 
 HOOKS: tuple[HookSpec, ...] = (
     # SessionStart may start the repository's embedded server (about 0.1 s, more on a cold disk).
-    HookSpec("SessionStart", "session-start", "startup|resume|clear|compact", 15),
+    HookSpec("SessionStart", "session-start", "startup|resume|clear|compact", 15, tells_missing=True),
     HookSpec("UserPromptSubmit", "user-prompt-submit", None, 10),
     HookSpec("SessionEnd", "session-end", None, 5),
     # File claims: every Edit/Write/MultiEdit/NotebookEdit asks whether another live role claimed the path.

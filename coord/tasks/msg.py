@@ -48,8 +48,11 @@ def send(c: object, role: str | None = None, type: str | None = None, body: str 
     """Send TYPE BODY to ROLE (or 'all') as your own role."""
     if not role or not type or body is None:
         raise InvalidInputError("missing ROLE, TYPE or BODY", "usage: coord msg.send ROLE TYPE BODY")
+    from coord.messages import parse_agent_type
+
+    kind = parse_agent_type(type)
     actor, store = _actor_and_store()
-    result = store.publish(actor.role, role, type, body)
+    result = store.publish(actor.role, role, kind, body)
     where = "event log" if result.event else ", ".join(f"{r} ({i})" for r, i in result.ids.items()) or "nobody"
     print(f"sent {result.type.value} from {actor.role} to {where}")
     if result.waiting:

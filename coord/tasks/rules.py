@@ -35,7 +35,7 @@ def _render(c: object, check: bool, force: bool) -> None:
         print(f"coord: {len(files)} generated files already up to date in {root}")
         return
     for path in changed:
-        print(f"wrote {path}")
+        print(f"{'wrote' if (root / path).exists() else 'removed'} {path}")
     print(f"coord: commit them so every worktree gets them: git add {' '.join(changed)} && git commit -m 'coord init'")
 
 
