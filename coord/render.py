@@ -51,6 +51,10 @@ MISSING_NOTICE = ("coord is not installed on this machine, so this session is no
                   "tools: install coord, then run coord doctor.")
 TOOL_PREFIX = f"mcp__{SERVER}__"
 
+# The commands CLAUDE.md lists (every session reads it): what an agent or its user runs day to day.
+# `coord help` lists the rest; internal ones (coord mcp, agent.precommit) are never shown to agents.
+AGENT_COMMANDS = ("session.start", "status", "agent.merge", "agent.sync", "msg.send", "msg.inbox", "doctor")
+
 EXECUTABLE = 0o755
 REGULAR = 0o644
 
@@ -87,16 +91,13 @@ def build_context(config: Config, tools: Sequence[str], commands: Commands) -> d
     preferred = [r for r in ("backend", "frontend") if r in agents]
     examples = (preferred if len(preferred) == 2 else [*agents, config.main_role, config.main_role])[:2]
     table = dict(commands)
-
-    def command(name: str) -> str:
-        if name not in table:
-            raise CoordError(f"template names command {name!r}, which coord does not have")
-        return table[name].replace("|", "\\|")
+    missing_commands = [name for name in AGENT_COMMANDS if name not in table]
+    if missing_commands:
+        raise CoordError(f"CLAUDE.md's table names command(s) coord does not have: {', '.join(missing_commands)}")
 
     return {
         "generated": GENERATED,
         "generated_short": GENERATED_SHORT,
-        "command": command,
         "launcher": LAUNCHER,
         "mcp_arg": MCP_ARG,
         "permission": PERMISSION,
@@ -125,7 +126,7 @@ def build_context(config: Config, tools: Sequence[str], commands: Commands) -> d
             for kind in MessageType
         ],
         "exit_codes": sorted(EXIT_CODES.items()),
-        "commands": [(name, doc.replace("|", "\\|")) for name, doc in commands],
+        "commands": [(name, table[name].replace("|", "\\|")) for name in AGENT_COMMANDS],
     }
 
 

@@ -102,9 +102,10 @@ def _summary(rest: Sequence[Mail], more: int) -> str:
     kinds: dict[str, int] = {}
     for m in rest:
         kinds[f"{m.type} from {m.sender}"] = kinds.get(f"{m.type} from {m.sender}", 0) + 1
-    listed = ", ".join(f"{n} {k}" for k, n in kinds.items())
-    extra = f"{', ' if listed else ''}{more} more" if more else ""
-    return f"+{len(rest) + more} not shown ({listed}{extra}): {CHECK_TOOL}."
+    if not kinds:
+        return f"+{more} more not shown: {CHECK_TOOL}."
+    listed = ", ".join(f"{n} {k}" for k, n in kinds.items()) + (f", {more} more" if more else "")
+    return f"+{len(rest) + more} not shown ({listed}): {CHECK_TOOL}."
 
 
 def format_mail(role: str, messages: Sequence[Mail], more: int, pending: int, now: float | None = None,

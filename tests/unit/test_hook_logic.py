@@ -12,10 +12,8 @@ import pytest
 
 from coord import hooks
 from coord.actor import email_from_files, parse_git_config, resolve_actor
-from coord.catalog.claude import TOOL_NAMES
 from coord.config import Config
-from coord.errors import IdentityError
-from coord.identity import Identity, role_email
+from coord.identity import role_email
 from coord.messages import Message
 from coord.repo import RepoPaths
 
@@ -25,57 +23,9 @@ def msg(i: int, body: str = "hello", sender: str = "backend", recipient: str = "
                    timestamp=1700000000.0 + i)
 
 
-def test_tools_the_hook_text_names_exist_on_the_server() -> None:
-    assert hooks.CHECK_TOOL in TOOL_NAMES
-    assert hooks.ACK_TOOL in TOOL_NAMES
-
-
-def test_no_new_messages_says_nothing() -> None:
-    assert hooks.format_messages("pm", [], 0, 3) == ""
+def test_no_context_means_no_output_and_block_is_claude_codes_shape() -> None:
     assert hooks.hook_output("UserPromptSubmit", "") is None
-
-
-def test_messages_are_plain_facts_with_id_sender_type_and_body() -> None:
-    text = hooks.format_messages("pm", [msg(1, "line one\nline two"), msg(2, "hi all", "qa", "all", "INFO")], 0, 5)
-    assert text.startswith("coord: 2 new message(s) for pm")
-    assert "- [1700000000000-1] from backend, QUESTION, 2023-11-14 22:13:21 UTC:\n    line one\n    line two" in text
-    assert "from qa (to all), INFO" in text
-    assert "5 message(s) pending for pm" in text
-    assert "not shown" not in text
-
-
-def test_long_bodies_are_capped_and_the_rest_is_counted() -> None:
-    many = [msg(i, "x" * 3000) for i in range(10)]
-    text = hooks.format_messages("pm", many, more=7, pending=17)
-    assert len(text) <= hooks.CONTEXT_CAP
-    shown = text.count("- [1700000000000-")
-    assert 1 <= shown < 10
-    assert f"{10 - shown + 7} more new message(s) not shown here; {hooks.CHECK_TOOL}" in text
-    assert text.startswith("coord: 17 new message(s)")
-
-
-def test_one_huge_body_is_cut_with_a_note() -> None:
-    text = hooks.format_messages("pm", [msg(1, "y" * 70000)], 0, 1)
-    assert len(text) <= hooks.CONTEXT_CAP
-    assert "[... cut:" in text and f"{hooks.CHECK_TOOL} returns the full text" in text
-
-
-def test_start_context_mentions_mail_only_when_there_is_some() -> None:
-    who = Identity("backend", "CLAUDE_INSTANCE_ID")
-    quiet = hooks.start_context(who, "s1", "/r/.worktrees/backend", "agent/backend/active", 0, {})
-    assert "role backend" in quiet and "agent/backend/active" in quiet
-    assert "message" not in quiet
-    busy = hooks.start_context(who, "s1", "/r", None, 3, {"QUESTION": 1, "TASK_ASSIGNMENT": 2})
-    assert "3 pending (unacknowledged) message(s) for backend: 1 QUESTION, 2 TASK_ASSIGNMENT" in busy
-
-
-def test_block_and_held_reason_name_the_fix() -> None:
-    reason = hooks.held_reason("qa", "sess-9", 12.0, 300)
-    assert "held by another live session (sess-9, last heartbeat 12s ago)" in reason
-    assert "300 s" in reason
-    refused = hooks.refusal_reason(IdentityError("bad", "do this"))
-    assert refused.startswith("coord: bad (do this)") and "coord doctor" in refused
-    assert hooks.block(reason) == {"decision": "block", "reason": reason}
+    assert hooks.block("why") == {"decision": "block", "reason": "why"}
 
 
 # -- identity from git's own files --------------------------------------------------------

@@ -8,13 +8,13 @@ import re
 import pytest
 
 from coord import render
-from coord.catalog.claude import HOOKS, TOOL_NAMES
+from coord.catalog.claude import HOOKS, LAUNCHER, TOOL_NAMES
 from coord.config import Config
 from coord.errors import CoordError
 from coord.identity import INSTANCE_ENV
-from coord.messages import MESSAGE_TYPE_HELP, MessageType
+from coord.messages import AGENT_TYPES, LIFECYCLE_TYPES, MESSAGE_TYPE_HELP
 
-COMMANDS = [("init", "Render the files"), ("doctor", "Check everything")]
+COMMANDS = [(name, f"Does {name} | things") for name in ("init", "mcp", "agent.precommit", *render.AGENT_COMMANDS)]
 
 
 def rendered(config: Config | None = None, existing: dict[str, str] | None = None) -> dict[str, render.RenderedFile]:
@@ -27,8 +27,9 @@ def test_every_expected_file_is_rendered_once() -> None:
     files = rendered()
     expected = {
         ".claude/settings.json", ".mcp.json", "CLAUDE.md",
-        *(f".claude/rules/{name}" for name in ("pm-cli.md", "orchestrator.md", "coordination-protocol.md")),
-        *(f".claude/hooks/{hook.script}" for hook in HOOKS),
+        ".claude/rules/coordination-protocol.md",  # the only rules file: Claude Code loads it into every session
+        ".claude/coord/pm-cli.md", ".claude/coord/orchestrator.md",  # read by SessionStart for their role
+        LAUNCHER,
     }
     assert set(files) == expected
 
@@ -36,32 +37,41 @@ def test_every_expected_file_is_rendered_once() -> None:
 def test_settings_wire_every_hook_to_its_committed_script_and_approve_the_server() -> None:
     settings = json.loads(rendered()[".claude/settings.json"].content)
     assert settings["enabledMcpjsonServers"] == ["coord"]
-    assert settings["permissions"]["allow"] == [f"mcp__coord__{name}" for name in TOOL_NAMES]
+    assert settings["permissions"]["allow"] == ["mcp__coord"]  # one entry for every coord tool
     assert set(settings["hooks"]) == {hook.event for hook in HOOKS}
     for hook in HOOKS:
         (group,) = settings["hooks"][hook.event]
         assert group.get("matcher") == hook.matcher
         (entry,) = group["hooks"]
-        assert entry == {"type": "command", "command": f'"$CLAUDE_PROJECT_DIR"/.claude/hooks/{hook.script}',
+        assert entry == {"type": "command", "command": f'"$CLAUDE_PROJECT_DIR"/{LAUNCHER} {hook.arg}',
                          "timeout": hook.timeout}
     assert settings["hooks"]["SessionEnd"][0]["hooks"][0]["timeout"] > 1.5  # above the default budget
     assert "startup" in settings["hooks"]["SessionStart"][0]["matcher"]
 
 
-def test_mcp_json_starts_coord_mcp_and_passes_the_instance_id_through() -> None:
+def test_mcp_json_starts_coord_through_the_launcher_and_passes_the_instance_id_through() -> None:
     data = json.loads(rendered()[".mcp.json"].content)
     assert data["mcpServers"]["coord"] == {
-        "command": "coord", "args": ["mcp"], "env": {INSTANCE_ENV: "${CLAUDE_INSTANCE_ID:-}"},
+        "command": "sh", "args": [LAUNCHER, "mcp"], "env": {INSTANCE_ENV: "${CLAUDE_INSTANCE_ID:-}"},
     }
 
 
-def test_hook_scripts_exec_coord_hook_and_never_block_when_it_is_missing() -> None:
-    for hook in HOOKS:
-        script = rendered()[f".claude/hooks/{hook.script}"]
-        assert script.mode == 0o755
-        assert script.content.startswith("#!/bin/sh\n")
-        assert f"exec coord-hook {hook.arg}\n" in script.content
-        assert script.content.rstrip().endswith("exit 1" if hook.required else "exit 0")
+def test_one_launcher_for_every_event_driven_by_the_hook_specs() -> None:
+    script = rendered()[LAUNCHER]
+    assert script.mode == 0o755 and script.content.startswith("#!/bin/sh\n")
+    assert 'exec "$bin" "$@"' in script.content and 'exec coord-hook "$@"' in script.content
+    assert not [f for f in rendered() if f.startswith(".claude/hooks/") and f != LAUNCHER]
+    required = [h.arg for h in HOOKS if h.required]
+    tells = [h.arg for h in HOOKS if h.tells_missing]
+    assert required == ["worktree-create"] and tells == ["session-start"]
+    for arg in required:
+        assert re.search(rf"^  {arg}\).*exit 1 ;;$", script.content, re.M)
+    for arg in tells:
+        line = next(ln for ln in script.content.splitlines() if ln.startswith(f"  {arg})"))
+        notice = json.loads(line[line.index("'") + 1: line.rindex("'")])
+        assert notice["systemMessage"] == render.MISSING_NOTICE
+        assert notice["hookSpecificOutput"]["additionalContext"] == render.MISSING_NOTICE
+    assert script.content.rstrip().endswith("exit 0")  # every other event: quiet, never blocks
 
 
 def test_worktree_hooks_follow_own_claude_worktrees() -> None:
@@ -73,7 +83,7 @@ def test_worktree_hooks_follow_own_claude_worktrees() -> None:
     assert worktree_events <= set(on)
     off = rendered(replace(Config(), own_claude_worktrees=False))
     assert not worktree_events & set(json.loads(off[".claude/settings.json"].content)["hooks"])
-    assert not any("worktree-" in path for path in off)
+    assert "worktree-create)" not in off[LAUNCHER].content
 
 
 def test_adhoc_agents_of_this_machine_never_reach_the_rendered_files() -> None:
@@ -87,33 +97,33 @@ def test_no_file_holds_an_absolute_path_of_this_machine() -> None:
         assert not re.search(r"(/home/|/root/|/tmp/|/work/|/Users/|[A-Z]:\\\\)", f.content), f.path
 
 
-def test_rules_cover_every_message_type_tool_and_exit_code() -> None:
+def test_rules_cover_every_type_an_agent_sends_and_every_tool() -> None:
     protocol = rendered()[".claude/rules/coordination-protocol.md"].content
-    for kind in MessageType:
-        assert f"`{kind.value}`" in protocol
-        assert MESSAGE_TYPE_HELP[kind] in protocol
+    for kind in AGENT_TYPES:
+        assert f"`{kind.value}` {MESSAGE_TYPE_HELP[kind]}" in protocol
+    for kind in LIFECYCLE_TYPES:  # coord's own: agents never send them
+        assert kind.value not in protocol
     for name in TOOL_NAMES:
         assert name in protocol
-    from coord.errors import EXIT_CODES
-
-    for code, meaning in EXIT_CODES.items():
-        assert f"| {code} | {meaning} |" in protocol
 
 
 def test_required_sections_are_present() -> None:
     files = rendered()
-    pm = files[".claude/rules/pm-cli.md"].content
-    assert "## Message Check at Every Turn (mandatory)" in pm
-    assert "## Presence Check Before Delegation (mandatory)" in pm
-    assert pm.count("Example exchange") == 2
-    orchestrator = files[".claude/rules/orchestrator.md"].content
-    assert "STATUS_UPDATE after every operation (mandatory)" in orchestrator
+    pm = files[".claude/coord/pm-cli.md"].content
+    assert "Mail first, every turn" in pm and "Presence before delegation" in pm
+    orchestrator = files[".claude/coord/orchestrator.md"].content
+    assert "STATUS_UPDATE after every operation" in orchestrator
     protocol = files[".claude/rules/coordination-protocol.md"].content
-    for heading in ("## Message types", "## Heartbeat protocol", "## Presence rules", "## Common scenarios",
-                    "## Troubleshooting"):
+    for heading in ("## Mail", "## Presence", "## Branches", "## Conflicts and claims", "## When something is off"):
         assert heading in protocol
-    for trouble in ("Redis", "stale agent", "role taken", "identity refused", "MCP server not connected"):
+    for trouble in ("Redis unreachable", "role held", "coord doctor"):
         assert trouble in protocol
+
+
+def test_role_rules_carry_no_top_level_heading() -> None:
+    """They are appended to the SessionStart context, where a '# ' heading would read as the CLI's own."""
+    for name in (".claude/coord/pm-cli.md", ".claude/coord/orchestrator.md"):
+        assert not re.search(r"^# ", rendered()[name].content, re.M), name
 
 
 def test_values_come_from_the_config_not_from_the_templates() -> None:
@@ -121,22 +131,28 @@ def test_values_come_from_the_config_not_from_the_templates() -> None:
                     stale_seconds=91, heartbeat_seconds=17, presence_ttl_seconds=123)
     files = rendered(config)
     protocol = files[".claude/rules/coordination-protocol.md"].content
-    assert "91 s" in protocol and "17 s" in protocol and "123 s" in protocol
-    assert "300 s" not in protocol and "60 s" not in protocol
-    assert "(lead, api, web)" in protocol
-    assert "`trees/<role>`" in protocol
-    pm = files[".claude/rules/pm-cli.md"].content
-    assert "role is `lead`" in pm
+    assert "91 s" in protocol and "17 s" in protocol
+    assert "300 s" not in protocol and "60 s" not in protocol and "180 s" not in protocol
+    assert "`MERGE_READY` to `lead`" in protocol
+    pm = files[".claude/coord/pm-cli.md"].content
+    assert "Rules for lead" in pm and "api, web" in pm
     for default_role in ("backend", "frontend", "devops", "qa"):
         assert default_role not in pm
     section = files["CLAUDE.md"].content
-    assert "trees/ROLE" in section and "`lead` works in the main checkout" in section
+    assert "(lead, api, web)" in section and "`trees/<role>`" in section and "`lead` in the main checkout" in section
 
 
-def test_commands_table_lists_every_command_given() -> None:
+def test_commands_table_lists_the_agents_commands_only() -> None:
     section = rendered()["CLAUDE.md"].content
-    for name, doc in COMMANDS:
-        assert f"| `coord {name}` | {doc} |" in section
+    for name in render.AGENT_COMMANDS:
+        assert f"| `coord {name}` | Does {name} \\| things |" in section
+    for internal in ("init", "mcp", "agent.precommit"):
+        assert f"| `coord {internal}` |" not in section
+
+
+def test_a_command_table_without_an_agent_command_fails_to_render() -> None:
+    with pytest.raises(CoordError, match=r"agent\.sync"):
+        render.build_context(Config(), TOOL_NAMES, [c for c in COMMANDS if c[0] != "agent.sync"])
 
 
 def test_a_template_naming_a_missing_tool_fails_to_render() -> None:
@@ -170,14 +186,14 @@ def test_settings_merge_keeps_the_users_entries_and_replaces_coords() -> None:
     assert data["enabledMcpjsonServers"] == ["github", "coord"]
     assert data["permissions"]["deny"] == ["Read(.env)"]
     assert "Bash(npm test)" in data["permissions"]["allow"]
-    assert "mcp__coord__coord_old_tool" not in data["permissions"]["allow"]  # a tool coord no longer has
-    assert all(f"mcp__coord__{n}" in data["permissions"]["allow"] for n in TOOL_NAMES)
+    assert "mcp__coord__coord_old_tool" not in data["permissions"]["allow"]  # per-tool entries of old renders
+    assert data["permissions"]["allow"].count("mcp__coord") == 1
     user_pre = USER_SETTINGS["hooks"]["PreToolUse"]  # the user's PreToolUse entries stay, coord's follow them
     assert data["hooks"]["PreToolUse"][: len(user_pre)] == user_pre
     assert [g["matcher"] for g in data["hooks"]["PreToolUse"][len(user_pre):]] == ["Edit|Write|MultiEdit|NotebookEdit"]
     assert "Stop" not in data["hooks"]  # only coord's hook was there
     commands = [h["command"] for g in data["hooks"]["SessionStart"] for h in g["hooks"]]
-    assert commands == ["echo mine", '"$CLAUDE_PROJECT_DIR"/.claude/hooks/coord-session-start.sh']
+    assert commands == ["echo mine", f'"$CLAUDE_PROJECT_DIR"/{LAUNCHER} session-start']
 
 
 def test_merges_are_idempotent() -> None:
@@ -191,7 +207,7 @@ def test_mcp_merge_keeps_other_servers() -> None:
     mine = {"mcpServers": {"github": {"command": "gh-mcp"}, "coord": {"command": "old"}}, "extra": 1}
     data = json.loads(rendered(existing={".mcp.json": json.dumps(mine)})[".mcp.json"].content)
     assert data["mcpServers"]["github"] == {"command": "gh-mcp"}
-    assert data["mcpServers"]["coord"]["args"] == ["mcp"]
+    assert data["mcpServers"]["coord"]["args"] == [LAUNCHER, "mcp"]
     assert data["extra"] == 1
 
 

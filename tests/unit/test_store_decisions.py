@@ -57,9 +57,9 @@ def test_message_from_row() -> None:
 
 
 def test_held_error_names_holder_and_age() -> None:
-    err = held_error("backend", "sess-x", 125.0)
+    err = held_error("backend", "sess-x", 125.0, 180)
     assert isinstance(err, IdentityError) and err.exit_code == 6
-    assert "sess-x" in err.line() and "2m" in err.line()
+    assert "session sess-x" in err.line() and "2 min ago" in err.line() and "180 s" in err.line()
 
 
 def test_scripts_only_touch_declared_keys() -> None:
@@ -84,7 +84,7 @@ def test_script_sha_is_sha1_of_source() -> None:
 
 def test_tool_names_are_exact_and_unique() -> None:
     assert TOOL_NAMES == (
-        "coord_register_presence", "coord_deregister_presence", "coord_heartbeat", "coord_get_presence",
+        "coord_get_presence",
         "coord_publish_message", "coord_check_messages", "coord_ack_messages", "coord_get_notifications",
         "coord_check_conflicts", "coord_claim_files", "coord_release_files", "coord_get_claims",
     )
