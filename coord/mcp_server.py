@@ -177,8 +177,8 @@ class Service:
         return self.call(beat)
 
     def presence(self) -> results.Presence:
-        views = self.call(lambda store, actor: store.presence())
-        return results.presence(self._require().role, views)
+        views, here = self.call(lambda store, actor: (store.presence(), store.host))
+        return results.presence(self._require().role, views, here)
 
     def publish(self, to: str, type: MessageType | str, body: str) -> results.Sent:
         # The sender is this server's role, never an argument; lifecycle types are coord's own.

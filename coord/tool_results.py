@@ -98,14 +98,15 @@ class Released(TypedDict):
     not_held: NotRequired[list[str]]
 
 
-def presence(you: str, views: Iterable[Any]) -> Presence:
-    """Every role's status and how long ago it was seen (coord.store.PresenceView rows)."""
+def presence(you: str, views: Iterable[Any], here: str = "") -> Presence:
+    """Every role's status and how long ago it was seen (coord.store.PresenceView rows); the host
+    only of a role on another machine than this one (here)."""
     rows: list[Role] = []
     for v in views:
         row: Role = {"role": v.role, "status": v.status.value}
         if v.seconds_since_heartbeat is not None:
             row["last_seen"] = texts.ago(v.seconds_since_heartbeat)
-        if v.host:
+        if v.host and v.host != here:
             row["host"] = v.host
         rows.append(row)
     return {"you": you, "roles": rows}

@@ -20,6 +20,7 @@ from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 
 from coord.catalog.claude import TOOL_NAMES
+from coord.errors import IdentityError
 from coord.keys import Keys
 from coord.mcp_server import RegistrationState, Service, build_server
 from coord.server_process import ValkeyServer
@@ -74,31 +75,26 @@ def test_two_sessions_exchange_a_message_in_memory(repo: Path, coord_env: dict[s
             presence = await call(a, "coord_get_presence")
             states = {r["role"]: r for r in presence["roles"]}
             assert presence["you"] == "pm"
-            assert states["backend"]["status"] == "active" and states["backend"]["session_id"] == "sess-be"
-            assert states["backend"]["stale"] is False and states["backend"]["seconds_since_heartbeat"] < 60
+            assert states["backend"] == {"role": "backend", "status": "active", "last_seen": "0 s ago"}
+            assert "sess-be" not in json.dumps(presence)  # no other session's id
             sent = await call(a, "coord_publish_message", {"to": "backend", "type": "TASK_ASSIGNMENT",
                                                            "body": "build /health"})
-            assert sent["sender"] == "pm"
+            assert sent["type"] == "TASK_ASSIGNMENT" and sent["to"] == "backend" and set(sent["ids"]) == {"backend"}
             note = await call(b, "coord_get_notifications")
-            assert note["count"] == 1 and note["by_type"] == {"TASK_ASSIGNMENT": 1}
+            assert note["pending"] == 1 and note["by_type"] == {"TASK_ASSIGNMENT": 1}
             inbox = await call(b, "coord_check_messages")
             (msg,) = inbox["messages"]
             assert (msg["sender"], msg["body"], msg["type"]) == ("pm", "build /health", "TASK_ASSIGNMENT")
+            assert msg["sent"].endswith(" s ago") and msg["id"] == sent["ids"]["backend"]
             again = await call(b, "coord_check_messages")
-            assert again["total"] == 1  # not acknowledged yet: still there
+            assert again["pending"] == 1  # not acknowledged yet: still there
             acked = await call(b, "coord_ack_messages", {"ids": [msg["id"]]})
-            assert acked["acknowledged"] == [msg["id"]]
-            assert (await call(b, "coord_check_messages"))["total"] == 0
-            reply = await call(b, "coord_publish_message", {"to": "pm", "type": "ANSWER", "body": "done"})
-            assert reply["sender"] == "backend"
+            assert acked == {"acknowledged": 1}
+            assert (await call(b, "coord_check_messages"))["pending"] == 0
+            await call(b, "coord_publish_message", {"to": "pm", "type": "ANSWER", "body": "done"})
             assert (await call(a, "coord_check_messages"))["messages"][0]["sender"] == "backend"
-            beat = await call(b, "coord_heartbeat")
-            assert beat["role"] == "backend"
-            gone = await call(b, "coord_deregister_presence")
-            assert gone["deregistered"] is True
-            states = {r["role"]: r for r in (await call(a, "coord_get_presence"))["roles"]}
-            assert states["backend"]["status"] == "inactive"
-            assert (await call(b, "coord_register_presence"))["outcome"] == "same"
+            lifecycle = await call(b, "coord_publish_message", {"to": "pm", "type": "SESSION_END", "body": "bye"})
+            assert lifecycle[0] == "error" and "sent by coord itself" in lifecycle[1]
 
     run(scenario)
 
@@ -113,27 +109,27 @@ def test_impersonation_is_impossible(repo: Path, coord_env: dict[str, str]) -> N
                 schema = next(t for t in (await b.list_tools()).tools if t.name == tool).input_schema
                 assert not {"sender", "role", "from", "as_role", "session_id"} & set(schema.get("properties", {}))
             # Extra arguments naming another sender are ignored: the sender is the server's role.
-            sent = await call(b, "coord_publish_message",
-                              {"to": "frontend", "type": "INFO", "body": "hi", "sender": "pm", "role": "pm"})
-            assert sent["sender"] == "backend"
+            await call(b, "coord_publish_message",
+                       {"to": "pm", "type": "INFO", "body": "hi", "sender": "frontend", "role": "frontend"})
+            assert (await call(a, "coord_check_messages"))["messages"][0]["sender"] == "backend"
             for_pm = await call(b, "coord_publish_message", {"to": "pm", "type": "QUESTION", "body": "q"})
             # backend cannot read or acknowledge pm's messages: its tools only see its own inbox.
-            assert (await call(b, "coord_check_messages"))["total"] == 0
+            assert (await call(b, "coord_check_messages"))["pending"] == 0
             not_mine = await call(b, "coord_ack_messages", {"ids": [for_pm["ids"]["pm"]]})
-            assert not_mine["acknowledged"] == [] and not_mine["unknown"] == [for_pm["ids"]["pm"]]
-            assert (await call(a, "coord_check_messages"))["total"] == 1
+            assert not_mine == {"acknowledged": 0, "not_pending": [for_pm["ids"]["pm"]]}
+            assert (await call(a, "coord_check_messages"))["pending"] == 2
 
             # While backend's session is live, a second session claiming the backend role is refused.
             intruder = Service(env_for(coord_env, "backend", "sess-other"), cwd_for(repo, "backend"))
             async with Client(build_server(intruder, autostart=True)) as c:
                 assert intruder.state is RegistrationState.REFUSED
-                refused = await call(c, "coord_register_presence")
-                assert refused[0] == "error" and "held by another live session" in refused[1]
-                assert "(sess-be" in refused[1]
-                beat = await call(c, "coord_heartbeat")
-                assert beat[0] == "error" and "sess-be" in beat[1]
-            roles = {r["role"]: r for r in (await call(a, "coord_get_presence"))["roles"]}
-            assert roles["backend"]["session_id"] == "sess-be" and roles["backend"]["status"] == "active"
+                assert intruder.refusal is not None and "held by another live session sess-be" in intruder.refusal
+                with pytest.raises(IdentityError, match="held by another live session sess-be"):
+                    intruder.heartbeat()
+                assert (await call(c, "coord_get_presence"))["you"] == "backend"
+            record = json.loads(redis.Redis.from_url(coord_env["COORD_REDIS_URL"], decode_responses=True).hget(
+                Keys(coord_env["COORD_NAMESPACE"]).presence, "backend"))
+            assert record["session_id"] == "sess-be" and record["status"] == "active"
 
     run(scenario)
 
@@ -194,7 +190,7 @@ def test_redis_down_is_a_tool_error_then_recovers_without_restart(
                 assert "\n" not in down[1]
                 server.start()  # empty server (no persistence): the service registers again by itself
                 up = await call(c, "coord_publish_message", {"to": "backend", "type": "INFO", "body": "back"})
-                assert up["sender"] == "backend"
+                assert set(up["ids"]) == {"backend"}
                 assert (await call(c, "coord_check_messages"))["messages"][0]["body"] == "back"
                 svc.tick()  # the automatic heartbeat finds the record gone and registers again
                 roles = {r["role"]: r for r in (await call(c, "coord_get_presence"))["roles"]}
@@ -267,11 +263,9 @@ def test_stdio_sessions_of_two_roles(repo: Path, coord_env: dict[str, str]) -> N
         async with Client(params("pm", "stdio-pm")) as a, Client(params("frontend", "stdio-fe")) as f:
             assert sorted(t.name for t in (await f.list_tools()).tools) == sorted(TOOL_NAMES)
             roles = {r["role"]: r for r in (await call(f, "coord_get_presence"))["roles"]}
-            assert roles["pm"]["status"] == "active" and roles["pm"]["session_id"] == "stdio-pm"
-            assert roles["frontend"]["session_id"] == "stdio-fe"
-            sent = await call(f, "coord_publish_message",
-                              {"to": "pm", "type": "REVIEW_REQUEST", "body": "please review agent/frontend/active"})
-            assert sent["sender"] == "frontend"
+            assert roles["pm"]["status"] == "active" and roles["frontend"]["status"] == "active"
+            await call(f, "coord_publish_message",
+                       {"to": "pm", "type": "REVIEW_REQUEST", "body": "please review agent/frontend/active"})
             got = await call(a, "coord_check_messages")
             assert [(m["sender"], m["type"]) for m in got["messages"]] == [("frontend", "REVIEW_REQUEST")]
             assert (await call(a, "coord_ack_messages", {"ids": [got["messages"][0]["id"]]}))["acknowledged"]
@@ -302,6 +296,6 @@ def test_closing_the_session_marks_the_role_inactive(repo: Path, coord_env: dict
         async with Client(build_server(second, autostart=True)) as c:
             assert second.state is RegistrationState.REGISTERED
             roles = {r["role"]: r for r in (await call(c, "coord_get_presence"))["roles"]}
-            assert roles["backend"]["session_id"] == "sess-2" and roles["backend"]["status"] == "active"
+            assert roles["backend"]["status"] == "active"
 
     run(scenario)

@@ -42,7 +42,7 @@ def test_init_writes_then_finds_nothing_to_do_then_check_passes(git_repo: Path) 
     for path in render.paths(render.plan(git_repo, commands=COMMANDS)):
         assert f"wrote {path}" in first.stdout
         assert (git_repo / path).is_file()
-    assert os.access(git_repo / ".claude/hooks/coord-user-prompt-submit.sh", os.X_OK)
+    assert os.access(git_repo / ".claude/hooks/coord-hook.sh", os.X_OK)
     second = coord(git_repo, "init")
     assert second.returncode == 0 and "already up to date" in second.stdout
     check = coord(git_repo, "init", "--check")
@@ -52,15 +52,15 @@ def test_init_writes_then_finds_nothing_to_do_then_check_passes(git_repo: Path) 
 
 def test_check_names_every_drifted_file_and_writes_nothing(git_repo: Path) -> None:
     coord(git_repo, "init")
-    rules = git_repo / ".claude/rules/pm-cli.md"
+    rules = git_repo / ".claude/coord/pm-cli.md"
     rules.write_text(rules.read_text() + "\nlocal edit\n")
     (git_repo / ".mcp.json").unlink()
-    os.chmod(git_repo / ".claude/hooks/coord-session-end.sh", 0o644)
+    os.chmod(git_repo / ".claude/hooks/coord-hook.sh", 0o644)
     result = coord(git_repo, "init", "--check")
     assert result.returncode == 12
     line = (result.stdout + result.stderr).strip()
     assert line.count("\n") == 0
-    for path in (".claude/rules/pm-cli.md", ".mcp.json", ".claude/hooks/coord-session-end.sh"):
+    for path in (".claude/coord/pm-cli.md", ".mcp.json", ".claude/hooks/coord-hook.sh"):
         assert path in line
     assert "coord init" in line
     assert not (git_repo / ".mcp.json").exists()
@@ -86,16 +86,36 @@ def test_init_keeps_the_users_own_settings_and_claude_md(git_repo: Path) -> None
 
 
 def test_init_refuses_to_overwrite_files_it_did_not_generate(git_repo: Path) -> None:
-    mine = git_repo / ".claude/rules/pm-cli.md"
+    mine = git_repo / ".claude/coord/pm-cli.md"
     mine.parent.mkdir(parents=True)
     mine.write_text("my own rules\n")
     result = coord(git_repo, "init")
     assert result.returncode == 10
-    assert ".claude/rules/pm-cli.md" in result.stdout + result.stderr and "--force" in result.stdout + result.stderr
+    assert ".claude/coord/pm-cli.md" in result.stdout + result.stderr and "--force" in result.stdout + result.stderr
     assert mine.read_text() == "my own rules\n"
     assert not (git_repo / ".claude/settings.json").exists()  # nothing written at all
     assert coord(git_repo, "init", "--force").returncode == 0
-    assert "Message Check at Every Turn" in mine.read_text()
+    assert "Mail first, every turn" in mine.read_text()
+
+
+def test_init_removes_the_files_coord_no_longer_generates_and_keeps_the_users(git_repo: Path) -> None:
+    """An older render: one script per event, every role's rules in .claude/rules/ (loaded by every session)."""
+    hooks, rules = git_repo / ".claude/hooks", git_repo / ".claude/rules"
+    hooks.mkdir(parents=True)
+    rules.mkdir()
+    old = [hooks / "coord-session-start.sh", rules / "pm-cli.md", rules / "orchestrator.md"]
+    for path in old:
+        path.write_text(f"# {render.GENERATED}\nold\n")
+    (rules / "style.md").write_text("# my own rules\n")
+    (hooks / "coord-mine.sh").write_text("#!/bin/sh\n# not coord's\n")
+    first = coord(git_repo, "init", "--check")
+    assert first.returncode == 12 and "no longer generates" in first.stdout + first.stderr
+    done = coord(git_repo, "init")
+    assert done.returncode == 0, done.stderr
+    assert not any(path.exists() for path in old)
+    assert "removed .claude/rules/pm-cli.md" in done.stdout
+    assert (rules / "style.md").exists() and (hooks / "coord-mine.sh").exists()
+    assert coord(git_repo, "init", "--check").returncode == 0
 
 
 def test_broken_settings_json_is_reported_not_replaced(git_repo: Path) -> None:
@@ -116,7 +136,8 @@ def test_files_come_from_coord_toml_and_ignore_personal_environment(git_repo: Pa
     (git_repo / "coord.toml").write_text('roles = ["lead", "api"]\nmain_role = "lead"\nstale_seconds = 45\n')
     assert coord(git_repo, "init", env={"COORD_STALE_SECONDS": "999"}).returncode == 0
     protocol = (git_repo / ".claude/rules/coordination-protocol.md").read_text()
-    assert "45 s" in protocol and "999" not in protocol and "(lead, api)" in protocol
+    assert "45 s" in protocol and "999" not in protocol
+    assert "(lead, api)" in (git_repo / "CLAUDE.md").read_text()
     assert coord(git_repo, "init", "--check", env={"COORD_STALE_SECONDS": "7"}).returncode == 0
 
 

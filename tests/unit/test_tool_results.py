@@ -28,11 +28,13 @@ def no_nulls(value: object) -> bool:
 def test_presence_is_status_and_age_without_session_ids() -> None:
     found = results.presence("backend", [view("pm", Status.ACTIVE, 42.3, "s-secret-1"),
                                          view("qa", Status.ABSENT, None),
-                                         view("devops", Status.STALE, 1774.02, "s-secret-2", "box2")])
+                                         view("devops", Status.STALE, 1774.02, "s-secret-2", "box2"),
+                                         view("frontend", Status.INACTIVE, 7300.0, "s-secret-3", "box1")], "box1")
     assert found == {"you": "backend", "roles": [
         {"role": "pm", "status": "active", "last_seen": "42 s ago"},
         {"role": "qa", "status": "absent"},
         {"role": "devops", "status": "stale", "last_seen": "29 min ago", "host": "box2"},
+        {"role": "frontend", "status": "inactive", "last_seen": "2 h ago"},  # on this machine: no host
     ]}
     assert "s-secret" not in json.dumps(found) and no_nulls(found)
 
