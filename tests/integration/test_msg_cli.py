@@ -59,6 +59,9 @@ def test_send_inbox_ack_between_human_and_agent(repo: Path, coord_env: dict[str,
     ("args", "code", "text"),
     [
         (("msg.send", "backend", "bogus", "x"), 2, "unknown message type"),
+        (("msg.send", "backend", "heartbeat", "x"), 2, "HEARTBEAT is sent by coord itself, not by agents"),
+        (("msg.send", "all", "SESSION_START", "x"), 2, "SESSION_START is sent by coord itself"),
+        (("msg.send", "pm", "session_end", "x"), 2, "SESSION_END is sent by coord itself"),
         (("msg.send", "nobody", "info", "x"), 2, "unknown role"),
         (("msg.send", "backend", "info"), 2, "msg.send needs BODY (usage: coord msg.send ROLE TYPE BODY)"),
         (("msg.ack",), 2, "msg.ack needs IDS (usage: coord msg.ack IDS)"),
@@ -71,6 +74,7 @@ def test_bad_input_exits_with_its_code(
     result = coord(repo, coord_env, *args)
     assert result.returncode == code and text in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+    assert "sent" not in result.stdout  # a refused command changes nothing
 
 
 def test_wrong_checkout_is_refused(repo: Path, coord_env: dict[str, str]) -> None:

@@ -148,7 +148,7 @@ def test_deregister_keeps_history_and_frees_the_role(store: Store, raw: redis.Re
     view = by_role(store)["backend"]
     assert (view.status, view.registered_at, view.last_heartbeat) == (Status.INACTIVE, registered, clock.now)
     assert raw.get(Keys(store.namespace).alive("backend")) is None
-    assert store.register("backend", "s2", "/w").outcome == "takeover"  # inactive may be taken at once
+    assert store.register("backend", "s2", "/w").outcome == "restart"  # inactive may be taken at once: no takeover
     assert store.deregister("backend") is True  # forced by a human
     assert store.deregister("qa") is False  # never registered: nothing to do
 
