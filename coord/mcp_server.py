@@ -147,8 +147,10 @@ class Service:
         return result.to_dict()
 
     def _ensure_registered_locked(self) -> None:
-        """Registration deferred by an outage is made before the next tool runs."""
-        if self.state is RegistrationState.PENDING:
+        """Registration deferred by an outage, or refused while another live session held the role,
+        is tried again before the next tool runs (there is no registration tool: the server does it),
+        so a session takes a role freed since (its holder ended or went stale) at its next call."""
+        if self.state in (RegistrationState.PENDING, RegistrationState.REFUSED):
             # the tool itself reports what is wrong, if it needs the store at all
             with contextlib.suppress(CoordError):
                 self._register_locked()
@@ -178,7 +180,8 @@ class Service:
 
     def presence(self) -> results.Presence:
         views, here = self.call(lambda store, actor: (store.presence(), store.host))
-        return results.presence(self._require().role, views, here)
+        refused = self.refusal if self.state is RegistrationState.REFUSED else None
+        return results.presence(self._require().role, views, here, refused)
 
     def publish(self, to: str, type: MessageType | str, body: str) -> results.Sent:
         # The sender is this server's role, never an argument; lifecycle types are coord's own.

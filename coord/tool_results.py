@@ -27,6 +27,7 @@ class Role(TypedDict):
 class Presence(TypedDict):
     you: str
     roles: list[Role]
+    note: NotRequired[str]  # why this session does not hold its role (another live session does)
 
 
 class Mail(TypedDict):
@@ -98,7 +99,7 @@ class Released(TypedDict):
     not_held: NotRequired[list[str]]
 
 
-def presence(you: str, views: Iterable[Any], here: str = "") -> Presence:
+def presence(you: str, views: Iterable[Any], here: str = "", refusal: str | None = None) -> Presence:
     """Every role's status and how long ago it was seen (coord.store.PresenceView rows); the host
     only of a role on another machine than this one (here)."""
     rows: list[Role] = []
@@ -109,7 +110,10 @@ def presence(you: str, views: Iterable[Any], here: str = "") -> Presence:
         if v.host and v.host != here:
             row["host"] = v.host
         rows.append(row)
-    return {"you": you, "roles": rows}
+    result: Presence = {"you": you, "roles": rows}
+    if refusal:
+        result["note"] = refusal
+    return result
 
 
 def mail(m: Any, now: float) -> Mail:

@@ -137,19 +137,18 @@ def test_mcp_tools_claim_list_release(repo: Path, coord_env: dict[str, str]) -> 
             absolute = str(cwd_for(repo, "frontend").resolve() / "web" / "app.ts")
             ok = await call(f, "coord_claim_files", {"paths": ["web/**", absolute], "reason": "new layout",
                                                      "ttl_seconds": 120})
-            assert [c["pattern"] for c in ok["granted"]] == ["web/**", "web/app.ts"]
+            assert ok == {"claimed": ["web/**", "web/app.ts"], "left": "2 min left"}
             refused = await call(b, "coord_claim_files", {"paths": ["web/app.ts"], "reason": "fix"})
             assert refused[0] == "error" and "frontend" in refused[1] and "new layout" in refused[1]
             listed = await call(b, "coord_get_claims")
-            assert listed["you"] == "backend"
-            assert {(c["pattern"], c["role"], c["status"]) for c in listed["claims"]} == {
-                ("web/**", "frontend", "live"), ("web/app.ts", "frontend", "live")}
-            assert set(listed["live_roles"]) >= {"backend", "frontend"}
+            assert {(c["pattern"], c["role"], c["status"], c["reason"]) for c in listed["claims"]} == {
+                ("web/**", "frontend", "live", "new layout"), ("web/app.ts", "frontend", "live", "new layout")}
+            assert all(c["left"].endswith(" left") for c in listed["claims"])
             bad = await call(f, "coord_claim_files", {"paths": ["../outside"], "reason": "x"})
             assert bad[0] == "error" and ".." in bad[1]
             gone = await call(f, "coord_release_files", {})
             assert sorted(gone["released"]) == ["web/**", "web/app.ts"]
-            assert (await call(b, "coord_claim_files", {"paths": ["web/app.ts"], "reason": "fix"}))["granted"]
+            assert (await call(b, "coord_claim_files", {"paths": ["web/app.ts"], "reason": "fix"}))["claimed"]
 
     run(scenario)
 
@@ -164,11 +163,10 @@ def test_mcp_check_conflicts_reports_own_pairs(repo: Path, coord_env: dict[str, 
     async def scenario() -> None:
         async with Client(build_server(be, autostart=True)) as b:
             out = await call(b, "coord_check_conflicts")
-            pairs = {(p["a"], p["b"]): p for p in out["pairs"]}
-            assert set(pairs) == {("pm", "backend"), ("backend", "frontend")}
-            assert pairs[("backend", "frontend")]["status"] == "conflict"
-            assert pairs[("backend", "frontend")]["conflicted_files"] == ["README.md"]
-            assert out["you"] == "backend"
+            pairs = {p["other"]: p for p in out["pairs"]}
+            assert set(pairs) == {"base (main)", "frontend"}
+            assert pairs["frontend"]["status"] == "conflict" and pairs["frontend"]["files"] == ["README.md"]
+            assert pairs["frontend"]["commits"].startswith("yours ") and out["you"] == "backend"
 
     run(scenario)
 

@@ -4,6 +4,7 @@ and the 20 parallel setups are in tests/stress."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from pathlib import Path
@@ -11,10 +12,12 @@ from typing import Any
 
 import anyio
 import pytest
+import redis
 from mcp.client import Client
 
 from coord.config import Config
 from coord.errors import IdentityError
+from coord.keys import Keys
 from coord.store import Store
 from tests.stress.exchange import run_exchange, verdict
 from tests.stress.support import agents_repo, mcp_params, setup_worktrees, tool
@@ -37,7 +40,8 @@ def test_ten_sessions_exchange_messages_none_lost(tmp_path: Path, valkey: Any, n
 
 
 async def race_once(repo: Path, env: dict[str, str]) -> list[tuple[bool, Any]]:
-    """Two `coord mcp` for the same role started at the same moment; both then ask to register."""
+    """Two `coord mcp` for the same role started at the same moment (each registers as it starts);
+    both then say, through coord_get_presence, whether they hold the role."""
     results: list[tuple[bool, Any]] = []
     both_up = anyio.Event()
     both_done = anyio.Event()
@@ -50,7 +54,7 @@ async def race_once(repo: Path, env: dict[str, str]) -> list[tuple[bool, Any]]:
             if up == 2:
                 both_up.set()
             await both_up.wait()
-            results.append(await tool(client, "coord_register_presence"))
+            results.append(await tool(client, "coord_get_presence"))
             if len(results) == 2:
                 both_done.set()
             # stay connected until both have asked: a closed session deregisters, which would
@@ -69,10 +73,13 @@ def test_two_sessions_racing_for_one_role(tmp_path: Path, valkey: Any, round_: i
     setup_worktrees(repo, ["pm", "backend"])
     env = {"COORD_REDIS_URL": valkey.url, "COORD_NAMESPACE": f"race-{uuid.uuid4().hex[:8]}"}
     results = anyio.run(race_once, repo, env)
-    winners = [r for ok, r in results if ok]
-    losers = [r for ok, r in results if not ok]
-    assert len(winners) == 1 and len(losers) == 1, results
-    assert "held by another live session" in losers[0] and winners[0]["session_id"] in losers[0]
+    assert all(ok for ok, _ in results), results
+    losers = [r["note"] for _, r in results if "note" in r]
+    assert len(losers) == 1 and len(results) == 2, results
+    holder = json.loads(redis.Redis.from_url(valkey.url, decode_responses=True).hget(
+        Keys(env["COORD_NAMESPACE"]).presence, "backend"))["session_id"]
+    assert holder in ("racer-a", "racer-b")
+    assert f"held by another live session {holder[:8]}" in losers[0]
 
 
 def test_many_threads_racing_at_the_store_exactly_one_wins(valkey: Any, namespace: str) -> None:
