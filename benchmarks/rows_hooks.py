@@ -184,16 +184,16 @@ def _as_claude_code_runs_it(ctx: Context, arg: str, worktree: Path, env: dict[st
     import os
     import shutil
 
-    hook_script = worktree / ".claude" / "hooks" / f"coord-{arg}.sh"
+    hook_script = worktree / ".claude" / "hooks" / "coord-hook.sh"
     number = "1b" if arg == "user-prompt-submit" else "2b"
-    row = Row(number, f"  same, as Claude Code runs it (sh + .claude/hooks/coord-{arg}.sh)",
+    row = Row(number, f"  same, as Claude Code runs it (sh + .claude/hooks/coord-hook.sh {arg})",
               baseline_label=BASELINE_LABEL)
     if not hook_script.exists():
         row.missing = f"no rendered {hook_script.name} (coord init)"
         return [row]
     user_env = {**env, "PATH": os.environ.get("PATH", "")}
     found = shutil.which("coord-hook", path=user_env["PATH"]) or "not found"
-    argv = ["/bin/sh", "-c", f'"$CLAUDE_PROJECT_DIR"/.claude/hooks/coord-{arg}.sh']
+    argv = ["/bin/sh", "-c", f'"$CLAUDE_PROJECT_DIR"/.claude/hooks/coord-hook.sh {arg}']
     base_env = clean_env()
     samples = compare(
         {"base": lambda: time_process(BASELINE, env=base_env),

@@ -87,14 +87,14 @@ async def _coord_samples(ctx: Context, rounds: int, command: str, args: list[str
             listed = await client.list_tools()
             names = [t.name for t in listed.tools]
             noop = next((n for n in NOOP_NAMES if n in names), None)
-            samples: dict[str, list[float]] = {k: [] for k in ("heartbeat", "publish", "check", "ack", "presence",
+            samples: dict[str, list[float]] = {k: [] for k in ("notifications", "publish", "check", "ack", "presence",
                                                                "noop", "redis_set")}
             warmup = 5
             for i in range(warmup + rounds):
                 # A peer's message arrives (untimed), so check returns something to acknowledge.
                 publish(store, PEER, ROLE, "STATUS_UPDATE", f"peer status {i}: api ready on branch agent/{PEER}")
                 step: dict[str, float] = {}
-                step["heartbeat"] = await timed_call(client, "coord_heartbeat", {})
+                step["notifications"] = await timed_call(client, "coord_get_notifications", {})
                 step["publish"] = await timed_call(client, "coord_publish_message",
                                                    {"to": PEER, "type": "STATUS_UPDATE",
                                                     "body": f"backend status {i}: endpoint /v1/items merged"})
@@ -120,7 +120,7 @@ async def _coord_samples(ctx: Context, rounds: int, command: str, args: list[str
 def mcp_calls(ctx: Context) -> list[Row]:
     rounds = ctx.n(200, 40)
     labels = {
-        "heartbeat": "coord_heartbeat",
+        "notifications": "coord_get_notifications",  # heartbeats are the server's own now: no tool to time
         "publish": "coord_publish_message",
         "check": "coord_check_messages",
         "ack": "coord_ack_messages",

@@ -54,7 +54,7 @@ async def _coord_rss(site: Any, calls: int) -> tuple[int, int]:
         i = 0
         while done < calls:
             publish(store, PEER, ROLE, "INFO", f"note {i} from {PEER}")
-            for name, args in (("coord_heartbeat", {}),
+            for name, args in (("coord_get_claims", {}),
                                ("coord_publish_message", {"to": PEER, "type": "INFO", "body": f"note {i}"}),
                                ("coord_get_presence", {}),
                                ("coord_get_notifications", {})):
