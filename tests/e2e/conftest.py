@@ -148,8 +148,9 @@ class Workspace:
 
     # -- running the CLI ------------------------------------------------------------------
     def claude(self, cwd: Path, prompt: str, model: ScriptedModel, instance: str | None,
-               *args: str) -> Run:
-        env = {**self.base_env(), "ANTHROPIC_BASE_URL": model.url}
+               *args: str, env: dict[str, str] | None = None) -> Run:
+        """One `claude -p` run; env: variables to change (PATH without coord, say)."""
+        env = {**self.base_env(), "ANTHROPIC_BASE_URL": model.url, **(env or {})}
         if instance is not None:
             env["CLAUDE_INSTANCE_ID"] = instance
         proc = subprocess.run([self.claude_bin, "-p", prompt, "--output-format", "json", *args], cwd=cwd, env=env,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ def test_rendered_mcp_json_connects(workspace: Workspace) -> None:
     listed = workspace.mcp_list(tree, "backend")
     assert listed.returncode == 0, listed.stderr
     line = next(ln for ln in listed.stdout.splitlines() if ln.startswith("coord:"))
-    assert "coord mcp" in line and "Connected" in line, listed.stdout
+    assert "coord-hook.sh mcp" in line and "Connected" in line, listed.stdout
     record = workspace.presence("backend")
     assert record is None or record["status"] == "inactive"  # a health check does not hold the role
 
@@ -62,11 +63,12 @@ def test_session_registers_sees_its_mail_and_ends_inactive(workspace: Workspace)
     assert session
 
     seen = model.texts(model.main_requests[0])
-    assert f"coord: this session is role backend (from CLAUDE_INSTANCE_ID), session {session}" in seen
-    assert "1 pending (unacknowledged) message(s) for backend: 1 TASK_ASSIGNMENT" in seen
-    assert "1 new message(s) for backend" in seen
-    assert "from pm, TASK_ASSIGNMENT" in seen and "build the /orders endpoint (token 7f3a9)" in seen
-    assert "Message Check at Every Turn" in seen  # the rules documents are loaded too
+    assert "coord: you are backend (startup) on agent/backend/active" in seen
+    assert "coord: 1 message(s) pending (1 TASK_ASSIGNMENT)" in seen
+    assert "coord mail for backend, 1 new:" in seen
+    assert "TASK_ASSIGNMENT from pm, " in seen and "build the /orders endpoint (token 7f3a9)" in seen
+    assert "# Coordination protocol (every role)" in seen  # the protocol is loaded too
+    assert "Mail first, every turn" not in seen and "STATUS_UPDATE after every operation" not in seen  # not its rules
 
     kinds = [(e["type"], e["sender"]) for e in workspace.events() if session in e["body"]]
     assert kinds[:2] == [("SESSION_START", "backend"), ("HEARTBEAT", "backend")]
@@ -116,7 +118,8 @@ def test_tool_calls_of_the_real_client_reach_redis(workspace: Workspace) -> None
     assert workspace.r.hlen(workspace.keys.pending("backend")) == 0  # acknowledged through the tool
     presence = result_json(results[3])
     mine = next(v for v in presence["roles"] if v["role"] == "backend")
-    assert presence["you"] == "backend" and mine["status"] == "active" and mine["session_id"] == run.session_id
+    assert presence["you"] == "backend" and mine["status"] == "active" and mine["last_seen"].endswith(" ago")
+    assert workspace.presence("backend")["session_id"] == run.session_id  # type: ignore[index]
 
 
 def test_wrong_identity_gets_the_prompt_blocked(workspace: Workspace) -> None:
@@ -134,7 +137,7 @@ def test_role_held_by_a_live_session_gets_the_prompt_blocked(workspace: Workspac
         store.register("backend", "the-other-session", str(tree))
     with ScriptedModel([Text("should never be said")]) as model:
         run = workspace.claude(tree, "hello", model, "backend")
-    assert "blocked" in run.text and "held by another live session (the-other-session" in run.text, run.result
+    assert "blocked" in run.text and "held by another live session the-othe, last heartbeat" in run.text, run.result
     assert model.main_requests == []
     record = workspace.presence("backend")
     assert record is not None and record["session_id"] == "the-other-session" and record["status"] == "active"
@@ -147,7 +150,8 @@ def test_main_role_works_from_the_main_checkout(workspace: Workspace) -> None:
         run = workspace.claude(workspace.repo, "anything new?", model, "pm")
     assert run.code == 0 and run.text == "noted", run.result
     seen = model.texts(model.main_requests[0])
-    assert "agent/qa/active at abc123 is ready" in seen and "from qa, MERGE_READY" in seen
+    assert "agent/qa/active at abc123 is ready" in seen and "MERGE_READY from qa" in seen
+    assert "Mail first, every turn" in seen  # the main role's own rules, from its SessionStart
     assert workspace.presence("pm")["status"] == "inactive"  # type: ignore[index]
 
 
@@ -177,6 +181,23 @@ def test_done_when_a_fresh_clone_of_this_repository_gives_a_coordinated_agent(
     latest = model.texts(model.main_requests[-1])
     assert "second turn question" in latest
     assert latest.count("first task: wire the radar") <= 1  # the old mail is not re-announced as new
-    assert "1 new message(s) for backend" in latest
+    assert "coord mail for backend, 1 new:" in latest
     record = workspace.presence("backend")
     assert record is not None and record["status"] == "inactive"
+
+
+def test_a_shell_without_coord_on_path_still_gets_hooks_and_tools(workspace: Workspace) -> None:
+    """The launcher runs the coord-hook `coord init` recorded in the git directory (and `coord mcp` beside
+    it), so neither the hooks nor the MCP server need coord on the session's PATH."""
+    tree = workspace.worktree("backend")
+    with workspace.store() as store:
+        store.publish("pm", "backend", "QUESTION", "no PATH needed? (token 51c2)")
+    path = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep)
+                           if d and not (Path(d) / "coord-hook").exists() and not (Path(d) / "coord").exists())
+    steps = [ToolCall(f"{TOOL}coord_get_presence", {}), Text("done")]
+    with ScriptedModel(steps) as model:
+        run = workspace.claude(tree, "who is here?", model, "backend", env={"PATH": path})
+    assert model.errors == [] and run.code == 0 and run.text == "done", (run.result, run.stderr)
+    assert "no PATH needed? (token 51c2)" in model.texts(model.main_requests[0])  # the prompt hook ran
+    (result,) = model.step_results()
+    assert not result.get("is_error") and result_json(result)["you"] == "backend", result  # the tools are there

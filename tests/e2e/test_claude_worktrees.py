@@ -38,11 +38,11 @@ def test_claude_worktree_name_becomes_a_coord_agent_and_removal_keeps_work(works
     assert git(tree, "config", "user.email").stdout.strip() == "feat1@coord.invalid"
     assert adhoc.read(workspace.repo) == ("feat1",)
     seen = model.texts(model.main_requests[0])
-    assert f"coord: this session is role feat1 (from git user.email), session {run.session_id}" in seen
+    assert "coord: you are feat1 (startup) on agent/feat1/active" in seen
     (presence,) = model.step_results()
     view = result_json(presence)
     mine = next(v for v in view["roles"] if v["role"] == "feat1")
-    assert view["you"] == "feat1" and mine["status"] == "active" and mine["session_id"] == run.session_id
+    assert view["you"] == "feat1" and mine["status"] == "active"
     record = workspace.presence("feat1")
     assert record is not None and record["status"] == "inactive" and record["session_id"] == run.session_id
 
@@ -52,7 +52,8 @@ def test_claude_worktree_name_becomes_a_coord_agent_and_removal_keeps_work(works
         "prompt_id": "p-1", "hook_event_name": "WorktreeRemove", "worktree_path": str(tree),
     }
     env = {**workspace.base_env(), "CLAUDE_PROJECT_DIR": str(tree)}
-    kept = subprocess.run([str(tree / ".claude" / "hooks" / "coord-worktree-remove.sh")], input=json.dumps(payload),
+    launcher = str(tree / ".claude" / "hooks" / "coord-hook.sh")
+    kept = subprocess.run([launcher, "worktree-remove"], input=json.dumps(payload),
                           cwd=tree, env=env, capture_output=True, text=True, timeout=120)
     assert kept.returncode == ConfirmationRequiredError.exit_code, kept.stderr
     assert "uncommitted changes" in kept.stderr and "coord agent.teardown feat1 --abandon" in kept.stderr
