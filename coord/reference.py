@@ -42,7 +42,7 @@ def exit_codes_table() -> str:
 def message_types_table() -> str:
     lines = [_row("type", "delivered to", "meaning"), _row("---", "---", "---")]
     for kind in MessageType:
-        where = "event log" if kind in LIFECYCLE_TYPES else "inbox (until acknowledged)"
+        where = "event log (sent by coord only)" if kind in LIFECYCLE_TYPES else "inbox (until acknowledged)"
         lines.append(_row(f"`{kind.value}`", where, MESSAGE_TYPE_HELP[kind]))
     return "\n".join(lines)
 
