@@ -11,8 +11,8 @@ SessionStart cannot block, so a refused identity is stated in its context and th
 blocked. Whatever goes wrong inside coord (bad input, Redis down, a bug), the hook exits 0 with
 at most one warning: a coordination failure must never take a working session down with it.
 
-Pure parts (formatting, decisions on what to say) take values and return values; the three
-handlers are the thin adapters that read git config files and talk to the store.
+The words are coord.texts' (pure, unit-tested); the handlers here are the thin adapters that read
+git config files and talk to the store. SessionStart adds the role's own rules (coord.role_rules).
 """
 
 from __future__ import annotations

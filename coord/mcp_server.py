@@ -3,13 +3,15 @@
 Identity is fixed when the server starts, from its environment (CLAUDE_INSTANCE_ID, else the
 checkout's git identity, else the main role in the main checkout) and checked against the
 checkout the session runs in. No tool takes a sender or a role to act as, so a session can
-only register, heartbeat and deregister itself, and read and acknowledge its own messages.
-An invalid identity does not stop the server: every tool answers with the reason and the fix.
+only read and acknowledge its own messages and send as its own role. An invalid identity does
+not stop the server: every tool answers with the reason and the fix.
 
-The server heartbeats by itself every heartbeat_seconds, so a live session never goes stale,
-and it reconnects on the next call after Redis comes back. stdout is the MCP wire: logs go
-to stderr. The mcp SDK (~0.7 s to import) is imported only when a server is built. The tool
-names live in coord.catalog.claude (plain data); build_server registers exactly those.
+The server registers the session and heartbeats by itself every heartbeat_seconds (no tool does:
+fewer tools, fewer characters on every request), so a live session never goes stale, and it
+reconnects on the next call after Redis comes back. stdout is the MCP wire: logs go to stderr.
+The mcp SDK (~0.7 s to import) is imported only when a server is built. The tool names live in
+coord.catalog.claude (plain data); build_server registers exactly those; what they return is
+coord.tool_results'.
 """
 
 import contextlib
@@ -395,16 +397,9 @@ def build_server(service: Service | None = None, autostart: bool = False) -> Any
     def get_claims() -> results.Claims:
         return run(svc.get_claims)
 
-    lean_schemas(server)
-    return server
-
-
-def lean_schemas(server: Any) -> None:
-    """Drop the titles pydantic puts in every input schema (coord.tool_results.strip_titles). The
-    SDK validates arguments with its own models, not these dicts."""
-    manager = getattr(server, "_tool_manager", None)
-    for info in manager.list_tools() if manager is not None else []:
+    for info in server._tool_manager.list_tools():  # the SDK validates with its own models, not these dicts
         results.strip_titles(info.parameters)
+    return server
 
 
 def main(extend: Callable[[Any], None] | None = None) -> None:

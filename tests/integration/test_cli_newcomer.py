@@ -139,7 +139,7 @@ def test_doctor_before_init_says_missing_and_init_leaves_a_clean_checkout(tmp_pa
     assert git(repo, "status", "--porcelain").stdout == ""
     assert git(repo / ".worktrees" / "backend", "status", "--porcelain").stdout == ""
 
-    (repo / ".claude" / "rules" / "pm-cli.md").write_text("edited\n")
+    (repo / ".claude" / "coord" / "pm-cli.md").write_text("edited\n")
     after = coord(repo, "doctor", "--skip-mcp")
     files = next(line for line in after.stdout.splitlines() if line.split()[1:2] == ["files"])
     assert "1 generated file(s) differ" in files and "missing" not in files
