@@ -28,7 +28,7 @@ from typing import Any
 
 from coord.catalog.claude import EDIT_TOOLS
 from coord.errors import ConfigError, InvalidInputError
-from coord.presence import describe_age
+from coord.texts import left
 
 PATH_FIELDS: tuple[str, ...] = ("file_path", "notebook_path")  # where those tools name their file
 
@@ -433,8 +433,8 @@ def blocking_claim(
 
 
 def describe_claim(claim: Claim, now: float) -> str:
-    left = describe_age(claim.expires_at - now)
-    return f"claimed by {claim.role} (reason: \"{claim.reason}\"; pattern {claim.pattern}; {left} left)"
+    until = left(claim.expires_at - now)
+    return f"claimed by {claim.role} (reason: \"{claim.reason}\"; pattern {claim.pattern}; {until})"
 
 
 def refusal_line(refusals: Sequence[Refusal], now: float) -> str:
