@@ -145,7 +145,9 @@ def on_session_start(payload: Mapping[str, Any], environ: Mapping[str, str]) -> 
     from coord.role_rules import read_rules
 
     stale = registered.previous_age if registered.outcome == "takeover" else None
-    rules = read_rules(paths.toplevel, identity.role, config.main_role)
+    # A resumed conversation replays its first SessionStart context (seen on 2.1.197 and 2.1.332): the
+    # rules are already there. After /clear or a compaction they are not, so they come again.
+    rules = "" if source == "resume" else read_rules(paths.toplevel, identity.role, config.main_role)
     context = texts.start_context(identity.role, source, current_branch(paths.git_dir), notes.count, notes.by_type,
                                   stale, rules, resumed=source == "resume")
     return hook_output(event, context)

@@ -50,6 +50,17 @@ def test_fixed_coord_text_per_session(workspace: Workspace, role: str, limit: in
     assert fixed.total <= limit, f"{role}: {fixed.line()} (budget {limit})"
 
 
+def test_a_resume_carries_the_role_rules_once(workspace: Workspace) -> None:
+    """A resumed conversation replays its first SessionStart context: the rules are not added again."""
+    with ScriptedModel([Text("one")]) as model:
+        first = workspace.claude(workspace.repo, "hello", model, "pm")
+    with ScriptedModel([Text("two")]) as model:
+        again = workspace.claude(workspace.repo, "again", model, "pm", "--resume", first.session_id)
+    assert (first.code, again.code, again.text) == (0, 0, "two"), again.result
+    seen = model.texts(model.main_requests[-1])
+    assert seen.count("Mail first, every turn") == 1 and "coord: you are pm (resume)" in seen
+
+
 def test_tool_definitions_as_sent(workspace: Workspace) -> None:
     """All coord tool definitions, loaded through ToolSearch where the CLI defers them."""
     tree = workspace.worktree("backend")
