@@ -55,6 +55,30 @@ def session_id_from(environ: Mapping[str, str]) -> str:
     return f"mcp-{uuid.uuid4()}"
 
 
+def _open_folder(folder: Path) -> int | None:
+    try:
+        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+
+
+def _same_folder(fd: int, folder: Path) -> bool:
+    """The folder held open (fd) still exists, at that path."""
+    try:
+        held, now = os.fstat(fd), os.stat(folder)
+    except OSError:
+        return False
+    return held.st_nlink > 0 and (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
+
+
+def _cwd_or(fallback: Path) -> str:
+    """The working directory, or fallback when it was deleted (os.getcwd() raises then)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return str(fallback)
+
+
 # -- the service behind the tools ---------------------------------------------------------
 class RegistrationState(StrEnum):
     PENDING = "pending"  # not registered yet (e.g. Redis was down at start): retried on every call and tick
@@ -80,17 +104,22 @@ class Service:
         self.problem: CoordError | None = None
         self.state = RegistrationState.PENDING
         self.refusal: str | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered when a tool finds its checkout gone (_end_gone)
         # publish ids of sends that failed (the reply may have been lost after delivery): an identical
         # resend reuses the id, so the store recognises it and does not deliver it twice
         self._unsent: dict[tuple[str, str, str], str] = {}
         self._store: Store | None = None
         self._store_factory = store_factory
         self._radar_store: Store | None = None
+        # the checkout folder, held open: a deleted folder's inode cannot be reused by one recreated
+        # at the same path (a restore) while we hold it, so "still the same checkout" is exact
+        self._checkout: int | None = None
+        self._gone_said = False
         try:
             paths = find_repo(cwd if cwd is not None else os.getcwd())
             config = load_config(paths.main_root, environ)
             self.actor = resolve_actor(paths, config, environ, lambda: email_from_git(paths))
+            self._checkout = _open_folder(paths.toplevel)
         except CoordError as exc:
             self.problem = exc
 
@@ -107,10 +136,40 @@ class Service:
         if self.actor is None:
             assert self.problem is not None
             raise self.problem
+        self._check_checkout(self.actor)
         return self.actor
 
+    def _check_checkout(self, actor: Actor) -> None:
+        """The session's worktree must still be the one it started in: after a teardown (or an
+        `rm -rf`) the session must not heartbeat its role back to life, claim files or send as it.
+        A folder recreated at the same path (a restore) is another checkout: this session's own
+        working directory is still the deleted one."""
+        top = actor.paths.toplevel
+        if self._checkout is not None and _same_folder(self._checkout, top) and (top / ".git").exists():
+            return
+        gone = NotFoundError(
+            f"this session's checkout {top} is gone (its worktree was torn down or deleted): it can no longer "
+            f"act as {actor.role}",
+            f"end this session; start a new one in a live worktree (coord session.start {actor.role})",
+        )
+        self._end_gone(actor, gone)
+        raise gone
+
+    def _end_gone(self, actor: Actor, gone: NotFoundError) -> None:
+        """The first time the checkout is found gone: said once, and this session's own presence is
+        ended (a deleted worktree must not look live until it goes stale). Never raises."""
+        self.state = RegistrationState.ENDED
+        if self._gone_said:
+            return
+        self._gone_said = True
+        log(gone.line())
+        with self._lock, contextlib.suppress(CoordError):  # held by another session, or Redis down: leave it
+            self._store_of(actor).deregister(actor.role, self.session_id)
+
     def store(self) -> "Store":
-        actor = self._require()
+        return self._store_of(self._require())
+
+    def _store_of(self, actor: Actor) -> "Store":
         if self._store is None:
             if self._store_factory is not None:
                 self._store = self._store_factory(actor.paths, actor.config)
@@ -122,6 +181,9 @@ class Service:
 
     def close(self) -> None:
         with self._lock:
+            if self._checkout is not None:
+                os.close(self._checkout)
+                self._checkout = None
             if self._store is not None:
                 self._store.close()
             if self._radar_store is not None:
@@ -221,7 +283,7 @@ class Service:
         from coord.claims import to_repo_pattern
 
         actor = self._require()
-        cwd = os.getcwd()
+        cwd = _cwd_or(actor.paths.toplevel)
         patterns = [to_repo_pattern(p, cwd, str(actor.paths.toplevel)) if isinstance(p, str) else p for p in paths]
         result = self.call(lambda store, a: claim_store.claim(store, a.role, patterns, reason, ttl_seconds))
         return result.to_dict()
@@ -231,7 +293,7 @@ class Service:
         from coord.claims import to_repo_pattern
 
         actor = self._require()
-        cwd = os.getcwd()
+        cwd = _cwd_or(actor.paths.toplevel)
         patterns = [to_repo_pattern(p, cwd, str(actor.paths.toplevel)) for p in paths or []]
         return self.call(lambda store, a: claim_store.release(store, a.role, patterns)).to_dict()
 
@@ -272,6 +334,14 @@ class Service:
                     log(exc.line())
         self.close()
 
+    def _checkout_gone(self, actor: Actor) -> bool:
+        """True when the session's checkout is gone (see _end_gone)."""
+        try:
+            self._check_checkout(actor)
+            return False
+        except NotFoundError:
+            return True
+
     # -- background -----------------------------------------------------------------------
     def tick(self) -> None:
         """The automatic heartbeat: keeps a registered session live, retries a deferred or refused
@@ -282,6 +352,8 @@ class Service:
         if self.actor is None or self.state is RegistrationState.DEREGISTERED:
             return
         with self._lock:
+            if self._checkout_gone(self.actor):
+                return
             try:
                 if self.state is RegistrationState.REGISTERED:
                     try:
