@@ -173,7 +173,11 @@ def capture(checkout: Path, scratch: Path, main_root: Path | None = None, depth:
             f"git repositories nested more than {NESTED_MAX_DEPTH} deep under {checkout}; nothing was changed",
             "move them out of the worktree, then tear down again",
         )
-    excludes = [f":(exclude,literal){rel}" for rel in nested]
+    ignored_nested = set()
+    if nested:  # excluding an ignored path is an error to git add ("paths are ignored")
+        listed = git.run(checkout, "check-ignore", "-z", "--stdin", stdin="\0".join(nested), ok=(0, 1)).stdout
+        ignored_nested = set(listed.split("\0"))
+    excludes = [f":(exclude,literal){rel}" for rel in nested if rel not in ignored_nested]
     git.run(checkout, "add", "-A", "--sparse", "--", ".", *excludes, env=env)
     result = Capture(tree="")
     ignored = _own_ignored(checkout, main_root, nested)
