@@ -8,6 +8,7 @@ from coord import git
 from coord.config import Config
 from coord.errors import DirtyStateError, InvalidInputError, MergeConflictError, NotFoundError
 from coord.repo import RepoPaths
+from coord.worktree.overwrites import refuse_destroying
 from coord.worktree.results import MergeResult
 from coord.worktree.rules import agent_branch, files_summary, worktree_path
 from coord.worktree.state import agent_role, entry_at, repo_lock, resolve_base
@@ -62,7 +63,9 @@ def merge_locked(paths: RepoPaths, config: Config, role: str) -> MergeResult:
     assert head is not None
     if git.is_ancestor(main, tip, head):
         return MergeResult(role, branch, base, "up-to-date", head, warnings, head)
+    again = "merge again"
     if git.is_ancestor(main, head, tip):
+        refuse_destroying(main, head, tip, f"merging {branch}", "the main checkout", again)
         git.merge_ff_only(main, tip)
         return MergeResult(role, branch, base, "fast-forward", tip, warnings, head)
     result = git.merge_tree(main, head, tip)
@@ -74,6 +77,7 @@ def merge_locked(paths: RepoPaths, config: Config, role: str) -> MergeResult:
             f"resolve it on the branch (in the {role} worktree: git merge {base}), then merge again",
             files=files,
         )
+    refuse_destroying(main, head, result.tree, f"merging {branch}", "the main checkout", again)
     message = f"Merge {branch} (role {role}) into {base}\n\nMerged by coord agent.merge."
     commit = git.commit_tree(main, result.tree, [head, tip], message)
     # The merge commit exists before the checkout moves: the checkout only ever fast-forwards, so
