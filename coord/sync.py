@@ -208,8 +208,11 @@ def sync(paths: RepoPaths, config: Config, role: str) -> SyncResult:
         identity = _identity(path, role)
         _refuse_overwrites(role, path, facts.head, merged.tree)
         message = f"Merge {facts.base} into {facts.branch}\n\nSynced by coord agent.sync."
-        commit = git.commit_tree(path, merged.tree, [facts.head, facts.base_tip], message, env=identity)
+        from coord.worktree.policy import policy_commit
+
+        # the repository's merge hooks and commit.gpgsign, as git merge honours them
+        commit = policy_commit(path, merged.tree, [facts.head, facts.base_tip], message, "the sync", env=identity)
         # The commit exists before the worktree moves: it only ever fast-forwards to it.
-        git.merge_ff_only(path, commit)
+        git.merge_ff_only(path, commit)  # git runs the post-merge hook itself here
         result.commit = commit
         return result

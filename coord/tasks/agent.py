@@ -170,6 +170,8 @@ def sync(c: object, role: str | None = None) -> None:
     else:
         print(f"merged {result.base} into {result.branch} with merge commit {result.commit[:8]} "
               f"({_count(result.commits)} from {result.base})")
+    for note in result.notes:
+        print(f"coord: warning: {note}", file=sys.stderr)
 
 
 def _ask(question: str) -> bool:
