@@ -27,6 +27,7 @@ from coord.actor import Actor, email_from_git, resolve_actor
 from coord.catalog.claude import SERVER_NAME, Tool
 from coord.config import Config, load_config
 from coord.errors import CoordError, IdentityError, NotFoundError, SessionEndedError
+from coord.held_checkout import HeldCheckout, cwd_or
 from coord.messages import BROADCAST, MessageType
 from coord.repo import RepoPaths, find_repo
 
@@ -53,30 +54,6 @@ def session_id_from(environ: Mapping[str, str]) -> str:
         if value:
             return value
     return f"mcp-{uuid.uuid4()}"
-
-
-def _open_folder(folder: Path) -> int | None:
-    try:
-        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return None
-
-
-def _same_folder(fd: int, folder: Path) -> bool:
-    """The folder held open (fd) still exists, at that path."""
-    try:
-        held, now = os.fstat(fd), os.stat(folder)
-    except OSError:
-        return False
-    return held.st_nlink > 0 and (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino)
-
-
-def _cwd_or(fallback: Path) -> str:
-    """The working directory, or fallback when it was deleted (os.getcwd() raises then)."""
-    try:
-        return os.getcwd()
-    except OSError:
-        return str(fallback)
 
 
 # -- the service behind the tools ---------------------------------------------------------
@@ -111,15 +88,13 @@ class Service:
         self._store: Store | None = None
         self._store_factory = store_factory
         self._radar_store: Store | None = None
-        # the checkout folder, held open: a deleted folder's inode cannot be reused by one recreated
-        # at the same path (a restore) while we hold it, so "still the same checkout" is exact
-        self._checkout: int | None = None
+        self._checkout: HeldCheckout | None = None  # coord.held_checkout: is the worktree still there?
         self._gone_said = False
         try:
             paths = find_repo(cwd if cwd is not None else os.getcwd())
             config = load_config(paths.main_root, environ)
             self.actor = resolve_actor(paths, config, environ, lambda: email_from_git(paths))
-            self._checkout = _open_folder(paths.toplevel)
+            self._checkout = HeldCheckout(paths.toplevel)
         except CoordError as exc:
             self.problem = exc
 
@@ -140,12 +115,9 @@ class Service:
         return self.actor
 
     def _check_checkout(self, actor: Actor) -> None:
-        """The session's worktree must still be the one it started in: after a teardown (or an
-        `rm -rf`) the session must not heartbeat its role back to life, claim files or send as it.
-        A folder recreated at the same path (a restore) is another checkout: this session's own
-        working directory is still the deleted one."""
+        """The session's worktree must still be the one it started in (coord.held_checkout)."""
         top = actor.paths.toplevel
-        if self._checkout is not None and _same_folder(self._checkout, top) and (top / ".git").exists():
+        if self._checkout is not None and not self._checkout.gone():
             return
         gone = NotFoundError(
             f"this session's checkout {top} is gone (its worktree was torn down or deleted): it can no longer "
@@ -182,8 +154,7 @@ class Service:
     def close(self) -> None:
         with self._lock:
             if self._checkout is not None:
-                os.close(self._checkout)
-                self._checkout = None
+                self._checkout.close()
             if self._store is not None:
                 self._store.close()
             if self._radar_store is not None:
@@ -283,7 +254,7 @@ class Service:
         from coord.claims import to_repo_pattern
 
         actor = self._require()
-        cwd = _cwd_or(actor.paths.toplevel)
+        cwd = cwd_or(actor.paths.toplevel)
         patterns = [to_repo_pattern(p, cwd, str(actor.paths.toplevel)) if isinstance(p, str) else p for p in paths]
         result = self.call(lambda store, a: claim_store.claim(store, a.role, patterns, reason, ttl_seconds))
         return result.to_dict()
@@ -293,7 +264,7 @@ class Service:
         from coord.claims import to_repo_pattern
 
         actor = self._require()
-        cwd = _cwd_or(actor.paths.toplevel)
+        cwd = cwd_or(actor.paths.toplevel)
         patterns = [to_repo_pattern(p, cwd, str(actor.paths.toplevel)) for p in paths or []]
         return self.call(lambda store, a: claim_store.release(store, a.role, patterns)).to_dict()
 
