@@ -4,7 +4,8 @@ A teardown --abandon must save everything an agent has, or refuse naming what it
 - the checkout's files through a copy of its own index (`git add -A --sparse`): sparse checkouts
   keep their skip-worktree entries as committed instead of failing (exit 7) or recording
   deletions; files present outside the sparse definition are saved too;
-- nested git repositories (a vendored checkout with its own `.git` folder): each gets a snapshot
+- nested git repositories (a vendored checkout with its own `.git`, a submodule whose repository
+  lives in this worktree's git dir, a checkout linked to a repository elsewhere): each gets a snapshot
   commit in its own object store (its HEAD and every ref tip as parents, its uncommitted and
   untracked files as the tree), pushed into this repository and kept reachable as an extra
   parent of the backup commit; its HEAD, refs and config travel in the backup's metadata;
@@ -99,6 +100,18 @@ def nested_repos(checkout: Path) -> list[str]:
     return sorted(found)
 
 
+def submodules(checkout: Path) -> list[str]:
+    """Tracked gitlinks whose folder holds a checkout (an initialized submodule): its repository
+    often lives in this worktree's own git dir (modules/), which the removal deletes."""
+    text = git.run(checkout, "ls-files", "-s", "-z", errors="surrogateescape").stdout
+    found = []
+    for entry in text.split("\0"):
+        info, _, rel = entry.partition("\t")
+        if info.startswith("160000 ") and rel and os.path.lexists(checkout / rel / ".git"):
+            found.append(rel)
+    return sorted(set(found))
+
+
 def _repos_below(checkout: Path, rel: str) -> list[str]:
     found = []
     for top, dirs, _files in os.walk(checkout / rel):
@@ -160,13 +173,14 @@ def capture(checkout: Path, scratch: Path, main_root: Path | None = None, depth:
     env = {"GIT_INDEX_FILE": str(index)}
     if head is not None and not index.exists():
         git.run(checkout, "read-tree", "HEAD", env=env)
-    nested = nested_repos(checkout)
+    untracked_nested = nested_repos(checkout)
+    nested = sorted(set(untracked_nested) | set(submodules(checkout)))
     for rel in nested:
-        if not (checkout / rel / ".git").is_dir():
+        if git.run(checkout / rel, "rev-parse", "--absolute-git-dir", ok=(0, 128)).code != 0:
             raise DirtyStateError(
-                f"{checkout / rel} is a git checkout whose repository lives elsewhere (.git is a file); "
+                f"{checkout / rel} has a .git that git cannot open (a broken link to its repository?); "
                 "a backup cannot hold it; nothing was changed",
-                "commit and push its work, or move it out of the worktree, then tear down again",
+                "repair it or move it out of the worktree, then tear down again",
             )
     if nested and depth >= NESTED_MAX_DEPTH:
         raise DirtyStateError(
@@ -174,10 +188,13 @@ def capture(checkout: Path, scratch: Path, main_root: Path | None = None, depth:
             "move them out of the worktree, then tear down again",
         )
     ignored_nested = set()
-    if nested:  # excluding an ignored path is an error to git add ("paths are ignored")
-        listed = git.run(checkout, "check-ignore", "-z", "--stdin", stdin="\0".join(nested), ok=(0, 1)).stdout
+    if untracked_nested:  # excluding an ignored path is an error to git add ("paths are ignored")
+        listed = git.run(checkout, "check-ignore", "-z", "--stdin", stdin="\0".join(untracked_nested),
+                         ok=(0, 1)).stdout
         ignored_nested = set(listed.split("\0"))
-    excludes = [f":(exclude,literal){rel}" for rel in nested if rel not in ignored_nested]
+    # untracked nested repositories stay out of the tree (no gitlink to a commit the tree cannot
+    # hold); a submodule's gitlink is recorded at its current HEAD, as git add records it
+    excludes = [f":(exclude,literal){rel}" for rel in untracked_nested if rel not in ignored_nested]
     git.run(checkout, "add", "-A", "--sparse", "--", ".", *excludes, env=env)
     result = Capture(tree="")
     ignored = _own_ignored(checkout, main_root, nested)
@@ -225,8 +242,12 @@ def _capture_nested(repo: Path, scratch: Path, depth: int) -> tuple[dict[str, An
                              sign=False)
     drop_refs(repo, pushed)
     record: dict[str, Any] = {"commit": commit, "head": head, "head_ref": head_ref, "refs": refs, **inner.meta}
-    with contextlib.suppress(OSError):
-        record["config"] = (repo / ".git" / "config").read_text(errors="replace")
+    if (repo / ".git").is_dir():
+        with contextlib.suppress(OSError):
+            record["config"] = (repo / ".git" / "config").read_text(errors="replace")
+    else:  # its config may say where its work tree is (core.worktree): keep only remotes and branches
+        text = git.run(repo, "config", "--local", "-z", "--get-regexp", r"^(remote|branch)\.", ok=(0, 1)).stdout
+        record["settings"] = [item.split("\n", 1) for item in text.split("\0") if "\n" in item]
     return record, inner.unsaved
 
 
@@ -281,6 +302,8 @@ def restore_nested(main: Path, checkout: Path, records: list[dict[str, Any]]) ->
         git.run(repo, "init", "--quiet")
         if "config" in record:
             (repo / ".git" / "config").write_text(record["config"])
+        for key, value in record.get("settings", []):
+            git.run(repo, "config", "--add", key, value)
         temp = "refs/coord/restored"
         git.run(main, "push", "--quiet", "--no-verify", str(repo / ".git"), f"{record['commit']}:{temp}")
         for name, sha in record.get("refs", {}).items():

@@ -104,15 +104,53 @@ def test_nested_repository_without_commits(git_repo: Path) -> None:
     assert (back / "notes.md").read_text() == "only files\n" and (back / ".git").is_dir()
 
 
-def test_checkout_whose_repository_lives_elsewhere_is_refused_unchanged(git_repo: Path, tmp_path: Path) -> None:
+def test_checkout_linked_to_a_repository_elsewhere_comes_back(git_repo: Path, tmp_path: Path) -> None:
     wt = agent(git_repo)
     elsewhere = tmp_path / "elsewhere.git"
-    git(tmp_path, "init", "-q", "--separate-git-dir", str(elsewhere), str(wt / "linked"))
-    (wt / "linked" / "work.txt").write_text("uncommitted\n")
+    linked = wt / "linked"
+    git(tmp_path, "init", "-q", "-b", "main", "--separate-git-dir", str(elsewhere), str(linked))
+    tip = commit_file(linked, "a.txt", "committed\n")
+    (linked / "work.txt").write_text("uncommitted\n")
+    down, _ = abandon_and_restore(git_repo, "--abandon")
+    assert "saved all" in down
+    back = git_repo / ".worktrees" / "backend" / "linked"
+    assert head(back) == tip and (back / "work.txt").read_text() == "uncommitted\n"
+
+
+def test_submodule_with_unpushed_commits_and_edits_comes_back(git_repo: Path, tmp_path: Path) -> None:
+    """A submodule's repository lives in the worktree's own git dir (modules/): removing the
+    worktree deletes it, and with it commits that exist nowhere else."""
+    upstream = tmp_path / "upstream"
+    nested_repo(upstream)
+    git(upstream, "checkout", "-q", "--", ".")
+    git(upstream, "clean", "-fdq")
+    git(git_repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(upstream), "sub")
+    git(git_repo, "commit", "-q", "-m", "add a submodule")
+    wt = agent(git_repo)
+    git(wt, "-c", "protocol.file.allow=always", "submodule", "update", "-q", "--init")
+    git(wt / "sub", "config", "user.email", "agent@example.com")
+    git(wt / "sub", "config", "user.name", "Agent")
+    git(wt / "sub", "checkout", "-q", "-b", "fix")
+    unpushed = commit_file(wt / "sub", "fix.txt", "only here\n")
+    (wt / "sub" / "v.txt").write_text("edited in the submodule\n")
+    down, _ = abandon_and_restore(git_repo, "--abandon")
+    assert "saved all" in down
+    back = git_repo / ".worktrees" / "backend" / "sub"
+    assert head(back) == unpushed and git(back, "symbolic-ref", "--short", "HEAD").stdout.strip() == "fix"
+    assert (back / "v.txt").read_text() == "edited in the submodule\n"
+    assert git(back, "config", "remote.origin.url").stdout.strip() == str(upstream)
+
+
+def test_nested_checkout_git_cannot_open_is_refused_unchanged(git_repo: Path, tmp_path: Path) -> None:
+    wt = agent(git_repo)
+    broken = wt / "broken"
+    broken.mkdir()
+    (broken / ".git").write_text(f"gitdir: {tmp_path / 'gone.git'}\n")
+    (broken / "work.txt").write_text("uncommitted\n")
     proc = run_coord(git_repo, "agent.teardown", "backend", "--abandon")
     assert proc.returncode == 4, proc.stderr
-    assert "linked" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
-    assert wt.is_dir() and (wt / "linked" / "work.txt").exists() and backup_refs(git_repo) == []
+    assert "broken" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert wt.is_dir() and (broken / "work.txt").exists() and backup_refs(git_repo) == []
 
 
 def _conflicting_branch(repo: Path, wt: Path) -> tuple[str, list[str]]:
