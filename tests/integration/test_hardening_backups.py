@@ -275,3 +275,12 @@ def test_clean_teardown_without_ignored_work_makes_no_backup(git_repo: Path) -> 
     agent(git_repo)
     proc = run_coord(git_repo, "agent.teardown", "backend")
     assert proc.returncode == 0 and backup_refs(git_repo) == [] and BRANCH not in branches(git_repo)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_abandon_with_a_nested_repository_and_a_merge_in_progress_killed_half_way(tmp_path: Path, when: str) -> None:
+    """The fast subset of tests/stress/test_backup_crashes.py: one kill point, before and after its git call."""
+    from tests.stress import backup_crashes
+
+    total = backup_crashes.count_git_calls(tmp_path)
+    backup_crashes.kill_and_rerun(tmp_path, max(1, total * 2 // 3), when)
