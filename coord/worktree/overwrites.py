@@ -16,8 +16,9 @@ Tracked changes git can see are refused earlier by the callers (uncommitted chan
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from coord import git
 from coord.errors import DirtyStateError
@@ -27,7 +28,7 @@ SHOWN = 5
 
 def parents_of(rel: str) -> list[str]:
     """a/b/c -> [a, a/b]: the folders an added path needs."""
-    parts = PurePosixPath(rel).parts
+    parts = rel.split("/")
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
@@ -51,11 +52,23 @@ def blocked_by_added(
     return sorted(blocked)
 
 
-def _kind(root: Path, rel: str) -> str | None:
-    full = root / rel
-    if not os.path.lexists(full):
-        return None
-    return "dir" if full.is_dir() and not full.is_symlink() else "file"
+def _kinds(root: Path) -> Callable[[str], str | None]:
+    """kind() for blocked_by_added: one lstat per path, folders asked once (os.path, not pathlib:
+    a merge may add thousands of files)."""
+    top = str(root)
+    seen: dict[str, str | None] = {}
+
+    def kind(rel: str) -> str | None:
+        if rel not in seen:
+            try:
+                mode = os.lstat(os.path.join(top, rel)).st_mode
+            except OSError:
+                seen[rel] = None
+            else:
+                seen[rel] = "dir" if stat.S_ISDIR(mode) else "file"
+        return seen[rel]
+
+    return kind
 
 
 def destroyed(checkout: Path, head: str, target: str) -> list[str]:
@@ -70,17 +83,20 @@ def destroyed(checkout: Path, head: str, target: str) -> list[str]:
             continue
         (added if status == "A" else changed).append(rel)
     in_head = set()
-    if added:
-        folders = {f for rel in added for f in parents_of(rel)}
-        listed = git.run(checkout, "ls-tree", "-z", "--name-only", head, "--", *sorted(folders | set(added)),
-                         errors="surrogateescape").stdout if folders or added else ""
+    kind = _kinds(checkout)
+    # only folders need asking (an added path is by definition not in head), and only those that
+    # exist on disk as something other than a folder
+    folders = sorted({f for f in {f for rel in added for f in parents_of(rel)} if kind(f) == "file"})
+    if folders:
+        listed = git.run(checkout, "ls-tree", "-z", "--name-only", head, "--", *folders,
+                         errors="surrogateescape").stdout
         in_head = {p for p in listed.split("\0") if p}
 
     def untracked_under(rel: str) -> list[str]:
         text = git.run(checkout, "ls-files", "-z", "--others", "--", f"{rel}/", errors="surrogateescape").stdout
         return [p for p in text.split("\0") if p]
 
-    blocked = blocked_by_added(added, in_head.__contains__, lambda rel: _kind(checkout, rel), untracked_under)
+    blocked = blocked_by_added(added, in_head.__contains__, kind, untracked_under)
     blocked += _hidden_edits(checkout, head, changed)
     return sorted(set(blocked))
 

@@ -18,6 +18,7 @@ before any ref or file moves. post-merge needs nothing here: the fast-forward th
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,9 +26,16 @@ from pathlib import Path
 from coord import git
 from coord.errors import CoordError, GitError
 
+HOOKS = ("pre-merge-commit", "prepare-commit-msg", "commit-msg")
 
-def _git_dir(checkout: Path) -> Path:
-    return Path(git.out(checkout, "rev-parse", "--absolute-git-dir"))
+
+def _locate(checkout: Path) -> tuple[Path, set[str]]:
+    """The checkout's git dir, and which merge hooks exist (found as git finds them: core.hooksPath
+    included; one git call, so a repository without hooks pays no more)."""
+    git_dir, hooks = git.out(checkout, "rev-parse", "--absolute-git-dir", "--git-path", "hooks").splitlines()[:2]
+    folder = checkout / hooks  # relative: to the checkout's top, where git runs hooks
+    present = {name for name in HOOKS if (folder / name).is_file() and os.access(folder / name, os.X_OK)}
+    return Path(git_dir), present
 
 
 def _hook(checkout: Path, name: str, args: Sequence[str], env: Mapping[str, str] | None, what: str) -> None:
@@ -52,18 +60,24 @@ def policy_commit(
 ) -> str:
     """The merge commit of tree with parents, after the repository's hooks accepted it, signed
     when commit.gpgsign asks for it. Nothing is moved: the caller fast-forwards to the result."""
-    git_dir = _git_dir(checkout)
+    git_dir, present = _locate(checkout)
     scratch = f"coord-{uuid.uuid4().hex}"
     index = git_dir / f"{scratch}.index"
     msg_file = git_dir / f"{scratch}.MSG"
     try:
         hook_env = dict(env or {})
-        git.run(checkout, "read-tree", tree, env={**hook_env, "GIT_INDEX_FILE": str(index)})
-        _hook(checkout, "pre-merge-commit", [], {**hook_env, "GIT_INDEX_FILE": str(index), "GIT_EDITOR": ":"}, what)
-        msg_file.write_text(message + "\n")
-        _hook(checkout, "prepare-commit-msg", [str(msg_file), "merge"], hook_env, what)
-        _hook(checkout, "commit-msg", [str(msg_file)], hook_env, what)
-        final = git.run(checkout, "stripspace", stdin=msg_file.read_text(errors="surrogateescape")).stdout
+        final = message
+        if "pre-merge-commit" in present:
+            git.run(checkout, "read-tree", tree, env={**hook_env, "GIT_INDEX_FILE": str(index)})
+            _hook(checkout, "pre-merge-commit", [], {**hook_env, "GIT_INDEX_FILE": str(index), "GIT_EDITOR": ":"},
+                  what)
+        if present & {"prepare-commit-msg", "commit-msg"}:
+            msg_file.write_text(message + "\n")
+            if "prepare-commit-msg" in present:
+                _hook(checkout, "prepare-commit-msg", [str(msg_file), "merge"], hook_env, what)
+            if "commit-msg" in present:
+                _hook(checkout, "commit-msg", [str(msg_file)], hook_env, what)
+            final = git.run(checkout, "stripspace", stdin=msg_file.read_text(errors="surrogateescape")).stdout
         if not final.strip():
             raise CoordError(f"the commit message of {what} is empty after the repository's hooks; nothing was changed",
                              "check the prepare-commit-msg and commit-msg hooks")
