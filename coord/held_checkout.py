@@ -13,6 +13,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from coord.errors import NotFoundError
+from coord.repo import RepoPaths
+
 
 class HeldCheckout:
     """The checkout folder a session started in, held open (one file descriptor)."""
@@ -41,9 +44,29 @@ class HeldCheckout:
             self._fd = None
 
 
-def cwd_or(fallback: Path) -> str:
-    """The working directory, or fallback when it was deleted (os.getcwd() raises then)."""
+def current_dir() -> str | None:
+    """The working directory, or None when it was deleted (os.getcwd() raises then)."""
     try:
         return os.getcwd()
     except OSError:
-        return str(fallback)
+        return None
+
+
+def cwd_or(fallback: Path) -> str:
+    """The working directory, or fallback when it was deleted."""
+    return current_dir() or str(fallback)
+
+
+def gone_worktree(start: str, paths: RepoPaths, worktree_dir: str) -> None:
+    """Refuse a directory that lies in the worktrees folder yet resolved to the main checkout: its
+    worktree is gone, and walking up from it reached the main checkout, whose role the session
+    would then take (the hooks find the checkout from the session's project directory)."""
+    if paths.toplevel != paths.main_root or os.path.isdir(start):
+        return
+    folder = os.path.realpath(paths.main_root / worktree_dir)
+    here = os.path.realpath(start)
+    if here == folder or here.startswith(folder + os.sep):
+        raise NotFoundError(
+            f"this session's checkout {start} is gone (its worktree was torn down or deleted)",
+            "end this session; start a new one in a live worktree",
+        )

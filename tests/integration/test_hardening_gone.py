@@ -165,3 +165,27 @@ def test_stdio_server_in_a_deleted_worktree_answers_one_line(
     assert "Traceback" not in log, log
     assert _status(repo) is not Status.ACTIVE
     subprocess.run(["git", "worktree", "prune"], cwd=repo, check=True)
+
+
+@pytest.mark.parametrize("in_deleted_dir", [True, False], ids=["cwd-deleted", "cwd-elsewhere"])
+@pytest.mark.parametrize("event", ["user-prompt-submit", "session-start", "pre-tool-use"])
+def test_hooks_of_a_session_whose_worktree_is_gone_take_no_role(
+    repo: Path, coord_env: dict[str, str], event: str, in_deleted_dir: bool
+) -> None:
+    """The project directory is gone and the hook runs in a deleted directory: it must not walk up
+    to the main checkout and register the orphaned session as the main role (or any role)."""
+    import json
+    import sys
+
+    wt = repo / ".worktrees" / "backend"
+    env = {**_env(coord_env, "s-hook"), "PATH": os.environ["PATH"], "CLAUDE_PROJECT_DIR": str(wt)}
+    payload = json.dumps({"session_id": "s-hook", "cwd": str(wt), "tool_name": "Edit",
+                          "tool_input": {"file_path": str(wt / "a.py")}})
+    script = ('cd "$1" && rm -rf "$1" && exec "$2" -m coord.hooks "$3"' if in_deleted_dir
+              else 'rm -rf "$1" && exec "$2" -m coord.hooks "$3"')
+    proc = subprocess.run(["sh", "-c", script, "sh", str(wt), sys.executable, event], input=payload, env=env,
+                          cwd=repo, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert _status(repo, "pm") in (None, Status.ABSENT) and _status(repo, "backend") in (None, Status.ABSENT)
+    if event != "pre-tool-use":  # the prompt hooks say why coordination is off
+        assert "is gone" in json.loads(proc.stdout)["systemMessage"]
