@@ -241,10 +241,12 @@ def parse_merge_tree(stdout: str, code: int) -> MergeTreeResult:
     return MergeTreeResult(clean=clean, tree=tree, conflicted_files=() if clean else tuple(files))
 
 
-def merge_ff_only(repo: Path, commit: str) -> None:
+def merge_ff_only(repo: Path, commit: str, verify_signatures: bool | None = None) -> None:
     """Advance the checked-out branch to commit; git refuses (and changes nothing) unless it is a
-    fast-forward that overwrites no local change."""
-    run(repo, "merge", "--ff-only", "--no-edit", "--quiet", commit)
+    fast-forward that overwrites no local change. verify_signatures False: coord already checked
+    the incoming tip and is moving to its own merge commit."""
+    extra = [] if verify_signatures is None else [f"--{'' if verify_signatures else 'no-'}verify-signatures"]
+    run(repo, "merge", "--ff-only", "--no-edit", "--quiet", *extra, commit)
 
 
 # --- working tree state -----------------------------------------------------------------

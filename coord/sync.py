@@ -197,6 +197,9 @@ def sync(paths: RepoPaths, config: Config, role: str) -> SyncResult:
         if kind == UP_TO_DATE:
             return result
         result.commits = git.ahead_behind(path, facts.base_tip, facts.head)[0]
+        from coord.worktree.policy import policy_commit, require_signed
+
+        require_signed(path, facts.base_tip, facts.base)  # merge.verifySignatures, as git merge checks it
         if kind == FAST_FORWARD:
             _refuse_overwrites(role, path, facts.head, facts.base_tip)
             git.merge_ff_only(path, facts.base_tip)
@@ -208,11 +211,9 @@ def sync(paths: RepoPaths, config: Config, role: str) -> SyncResult:
         identity = _identity(path, role)
         _refuse_overwrites(role, path, facts.head, merged.tree)
         message = f"Merge {facts.base} into {facts.branch}\n\nSynced by coord agent.sync."
-        from coord.worktree.policy import policy_commit
-
         # the repository's merge hooks and commit.gpgsign, as git merge honours them
         commit = policy_commit(path, merged.tree, [facts.head, facts.base_tip], message, "the sync", env=identity)
         # The commit exists before the worktree moves: it only ever fast-forwards to it.
-        git.merge_ff_only(path, commit)  # git runs the post-merge hook itself here
+        git.merge_ff_only(path, commit, verify_signatures=False)  # git runs the post-merge hook itself here
         result.commit = commit
         return result

@@ -9,7 +9,7 @@ from coord.config import Config
 from coord.errors import DirtyStateError, InvalidInputError, MergeConflictError, NotFoundError
 from coord.repo import RepoPaths
 from coord.worktree.overwrites import refuse_destroying
-from coord.worktree.policy import policy_commit
+from coord.worktree.policy import policy_commit, require_signed
 from coord.worktree.results import MergeResult
 from coord.worktree.rules import agent_branch, files_summary, worktree_path
 from coord.worktree.state import agent_role, entry_at, repo_lock, resolve_base
@@ -65,6 +65,7 @@ def merge_locked(paths: RepoPaths, config: Config, role: str) -> MergeResult:
     if git.is_ancestor(main, tip, head):
         return MergeResult(role, branch, base, "up-to-date", head, warnings, head)
     again = "merge again"
+    require_signed(main, tip, branch)  # merge.verifySignatures, checked as git merge would
     if git.is_ancestor(main, head, tip):
         refuse_destroying(main, head, tip, f"merging {branch}", "the main checkout", again)
         git.merge_ff_only(main, tip)  # git runs the post-merge hook itself here
@@ -84,5 +85,5 @@ def merge_locked(paths: RepoPaths, config: Config, role: str) -> MergeResult:
     commit = policy_commit(main, result.tree, [head, tip], message, f"merging {branch}")
     # The merge commit exists before the checkout moves: the checkout only ever fast-forwards, so
     # an interruption leaves it either untouched or fully merged, never half-merged.
-    git.merge_ff_only(main, commit)  # git runs the post-merge hook itself here
+    git.merge_ff_only(main, commit, verify_signatures=False)  # git runs the post-merge hook itself here
     return MergeResult(role, branch, base, "merge", commit, warnings, head)

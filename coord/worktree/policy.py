@@ -9,6 +9,7 @@ when commit.gpgsign is set. `policy_commit` runs them around commit-tree, in git
   the pre-merge ones: that is the price of never half-merging the checkout);
 - prepare-commit-msg MSGFILE merge, then commit-msg MSGFILE: they may rewrite the message;
 - the commit signed (`-S`) when commit.gpgsign is true, with the user's gpg.format and key.
+- merge.verifySignatures: the incoming tip must carry a good signature (require_signed).
 A hook that exits non-zero, or a signature git cannot make, refuses the merge with the reason,
 before any ref or file moves. post-merge needs nothing here: the fast-forward that follows
 (`git merge --ff-only`) runs it, as git merge does. Hooks are found the way git finds them
@@ -47,6 +48,23 @@ def _hook(checkout: Path, name: str, args: Sequence[str], env: Mapping[str, str]
             f"the repository's {name} hook refused {what}: {detail}; nothing was changed",
             "fix what the hook reports on the branch, then try again (git merge would refuse the same way)",
         ) from None
+
+
+def require_signed(checkout: Path, tip: str, what: str) -> bool:
+    """merge.verifySignatures, as git merge checks it: the incoming tip must carry a good
+    signature, else the merge is refused with git's reason. Returns whether the setting is on."""
+    value = git.run(checkout, "config", "--type=bool", "--get", "merge.verifySignatures", ok=(0, 1)).stdout.strip()
+    if value != "true":
+        return False
+    checked = git.run(checkout, "verify-commit", tip, ok=(0, 1, 128))
+    if checked.code != 0:
+        lines = [ln.strip() for ln in (checked.stderr or checked.stdout).splitlines() if ln.strip()]
+        raise CoordError(
+            f"merge.verifySignatures is set and {tip[:8]} (the tip of {what}) has no good signature"
+            f"{': ' + lines[-1] if lines else ''}; nothing was changed",
+            "sign the branch's commits (or unset merge.verifySignatures), then try again",
+        )
+    return True
 
 
 def signing_wanted(checkout: Path) -> bool:

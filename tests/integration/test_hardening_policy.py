@@ -201,3 +201,25 @@ def test_sync_merge_commit_is_signed_too(git_repo: Path, tmp_path: Path) -> None
     paths, config = ws(git_repo)
     assert syncing.sync(paths, config, "backend").kind == "merge"
     assert git(wt, "verify-commit", "HEAD", check=False).returncode == 0
+
+
+@pytest.mark.parametrize("diverge", [False, True], ids=["fast-forward", "merge-commit"])
+def test_verify_signatures_refuses_an_unsigned_branch_and_takes_a_signed_one(
+    git_repo: Path, tmp_path: Path, diverge: bool
+) -> None:
+    wt = agent(git_repo)
+    if diverge:
+        commit_file(git_repo, "main.txt", "main\n")
+    commit_file(wt, "unsigned.py", "x\n")
+    ssh_signing(git_repo, tmp_path)
+    git(git_repo, "config", "merge.verifySignatures", "true")
+    before = head(git_repo)
+    proc = run_coord(git_repo, "agent.merge", "backend")
+    assert proc.returncode == 10 and "merge.verifySignatures" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    unchanged(git_repo, before)
+    signed = commit_file(wt, "signed.py", "y\n")  # commit.gpgsign is on for the whole repository now
+    assert git(wt, "verify-commit", signed, check=False).returncode == 0
+    proc = run_coord(git_repo, "agent.merge", "backend")
+    assert proc.returncode == 0, proc.stderr
+    assert git(git_repo, "merge-base", "--is-ancestor", signed, "HEAD", check=False).returncode == 0
