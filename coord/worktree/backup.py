@@ -278,7 +278,11 @@ def with_meta(message: str, meta: dict[str, Any]) -> str:
 
 
 def meta_of(main: Path, commit: str) -> dict[str, Any]:
-    body = git.out(main, "log", "-1", "--format=%B", commit)
+    return parse_meta(git.out(main, "log", "-1", "--format=%B", commit))
+
+
+def parse_meta(body: str) -> dict[str, Any]:
+    """The metadata line of a backup commit's message ({} for an older backup, or a damaged line)."""
     for line in reversed(body.splitlines()):
         if line.startswith(META_PREFIX):
             try:

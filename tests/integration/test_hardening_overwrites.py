@@ -12,7 +12,6 @@ import pytest
 from coord import sync as syncing
 from coord import worktree
 from coord.errors import DirtyStateError
-from coord.worktree.overwrites import blocked_by_added, parents_of
 from tests.conftest import git
 from tests.integration.test_worktree_support import commit_file, head, run_coord, ws
 
@@ -148,12 +147,3 @@ def test_sync_refuses_to_destroy_a_hidden_edit_in_the_agent_worktree(
     assert info.value.exit_code == 4 and "shared.cfg" in info.value.message
     assert state(wt) == before and (wt / "shared.cfg").read_text() == "agent's hidden edit\n"
 
-
-def test_the_rule_for_added_paths() -> None:
-    on_disk = {"a": "file", "d": "dir", "d2": "dir", "x": "file"}
-    found = blocked_by_added(
-        ["a", "d", "d2", "x/y/z", "free"], tracked={"d2"}.__contains__, kind=on_disk.get,
-        untracked_under=lambda rel: {"d": ["d/junk"]}.get(rel, []),
-    )
-    assert found == ["a", "d/junk", "x"]
-    assert parents_of("a/b/c") == ["a", "a/b"] and parents_of("a") == []
