@@ -212,6 +212,7 @@ def capture(checkout: Path, scratch: Path, main_root: Path | None = None, depth:
     sparse = git.config_get(checkout, "core.sparseCheckout")
     if sparse == "true" and (git_dir / "info" / "sparse-checkout").is_file():
         result.meta["sparse"] = (git_dir / "info" / "sparse-checkout").read_text(errors="replace").splitlines()
+        result.meta["sparse_cone"] = git.config_get(checkout, "core.sparseCheckoutCone") == "true"
     records = []
     for rel in nested:
         record, unsaved = _capture_nested(checkout / rel, scratch, depth + 1)
@@ -327,3 +328,15 @@ def restore_nested(main: Path, checkout: Path, records: list[dict[str, Any]]) ->
         git.run(repo, "update-ref", "-d", temp)
         notes += restore_nested(main, repo, record.get("nested", []))
     return notes
+
+
+def restore_sparse(checkout: Path, patterns: list[str], cone: bool) -> str:
+    """Narrow a restored worktree to its saved sparse definition again (the same patterns file and
+    settings, then `git sparse-checkout reapply`: files with changes stay on disk). Returns a note."""
+    git_dir = git_dir_of(checkout)
+    (git_dir / "info").mkdir(exist_ok=True)
+    (git_dir / "info" / "sparse-checkout").write_text("".join(f"{p}\n" for p in patterns))
+    git.run(checkout, "config", "--worktree", "core.sparseCheckout", "true")
+    git.run(checkout, "config", "--worktree", "core.sparseCheckoutCone", "true" if cone else "false")
+    git.run(checkout, "sparse-checkout", "reapply")
+    return "it is a sparse checkout again, with its saved definition (git sparse-checkout list)"

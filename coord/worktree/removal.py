@@ -382,6 +382,8 @@ def restore(paths: RepoPaths, config: Config, role: str, ref: str | None = None)
                 notes += backup.restore_nested(main, path, nested)
         sparse = meta.get("sparse")
         if isinstance(sparse, list) and sparse:
-            notes.append("it was a sparse checkout; it is back in full (git sparse-checkout set --no-cone "
-                         f"{' '.join(sparse[:5])}{' ...' if len(sparse) > 5 else ''} to narrow it again)")
+            try:
+                notes.append(backup.restore_sparse(path, [str(p) for p in sparse], meta.get("sparse_cone") is True))
+            except CoordError as exc:  # the files are all back; only the narrowing failed
+                notes.append(f"it was a sparse checkout; it is back in full ({exc.message})")
     return RestoreResult(role=role, path=path, branch=branch, ref=ref, setup=done, notes=notes)

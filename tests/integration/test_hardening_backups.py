@@ -227,12 +227,19 @@ def test_sparse_checkout_is_backed_up_without_losing_or_deleting_files(git_repo:
     (wt / "a" / "x.txt").write_text("changed in the cone\n")
     (wt / "b").mkdir(exist_ok=True)
     (wt / "b" / "new.txt").write_text("created outside the cone\n")
+    definition = git(wt, "sparse-checkout", "list").stdout
     _, up = abandon_and_restore(git_repo, "--abandon")
+    ref = backup_refs(git_repo)[-1]
+    saved = git(git_repo, "ls-tree", "-r", "--name-only", ref).stdout.split()
+    assert {"b/y.txt", "c/z.txt", "a/x.txt", "b/new.txt"} <= set(saved)  # none deleted
     back = git_repo / ".worktrees" / "backend"
     assert (back / "a" / "x.txt").read_text() == "changed in the cone\n"
     assert (back / "b" / "new.txt").read_text() == "created outside the cone\n"
-    assert (back / "b" / "y.txt").read_text() == "b/y.txt\n" and (back / "c" / "z.txt").exists()  # not deleted
-    assert "sparse checkout" in up
+    assert "sparse checkout again" in up
+    assert git(back, "sparse-checkout", "list").stdout == definition
+    assert not (back / "c" / "z.txt").exists()  # narrowed again: outside the definition, unchanged
+    assert "?? b/new.txt" in git(back, "status", "--porcelain").stdout
+    assert " M a/x.txt" in git(back, "status", "--porcelain").stdout
 
 
 def test_ignored_files_are_saved_and_unchanged_copies_are_not(git_repo: Path) -> None:
