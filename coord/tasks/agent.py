@@ -222,8 +222,8 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     elif result.backup_ref:
         more = len(result.unsaved) - 5
         shown = ", ".join(result.unsaved[:5]) + (f" and {more} more" if more > 0 else "")
-        print(f"saved {role}'s work under {result.backup_ref}, except {len(result.unsaved)} ignored file(s) over "
-              f"the backup's size limit, deleted with the worktree: {shown}")
+        print(f"saved {role}'s work under {result.backup_ref}, except ignored files over the backup's size "
+              f"limit, deleted with the worktree: {shown}")
     if result.removed:
         print(f"removed worktree {_shown(result.path, paths.main_root)}")
     if result.branch_deleted:

@@ -13,7 +13,8 @@ A teardown --abandon must save everything an agent has, or refuse naming what it
   names (ORIG_HEAD, MERGE_HEAD, onto, ...) are kept reachable, and restore puts the branch back
   at its own tip (a rebase moves the branch only at its end), not at a half-rebased HEAD;
 - ignored files the agent created or changed (not the copies setup made, identical to the main
-  checkout's): saved up to IGNORED_MAX_FILES / IGNORED_MAX_BYTES, the rest named to the user.
+  checkout's): saved by whole top-level group (`.env`, `build/`), smallest first, up to
+  IGNORED_MAX_FILES / IGNORED_MAX_BYTES; the groups left out (`node_modules/`, `.venv/`) are named.
 The metadata is one JSON line at the end of the backup commit's message (META_PREFIX), so a
 backup stays one ref that `git log` can read.
 """
@@ -59,7 +60,7 @@ class Capture:
     tree: str
     keep: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
-    unsaved: list[str] = field(default_factory=list)  # ignored files over the limit (named, not saved)
+    unsaved: list[str] = field(default_factory=list)  # ignored groups over the limit, described (named, not saved)
     saved_ignored: int = 0
 
 
@@ -147,19 +148,38 @@ def own_ignored_or_nested(checkout: Path, main_root: Path) -> bool:
     return bool(nested) or bool(_own_ignored(checkout, main_root, nested))
 
 
-def _budget(checkout: Path, files: list[str]) -> tuple[list[str], list[str]]:
+def choose_ignored(sizes: dict[str, int], max_files: int, max_bytes: int) -> tuple[list[str], list[str]]:
+    """Which ignored files a backup holds: whole top-level groups (`.env`, `build/`, `.venv/`: half
+    a dependency folder is of no use), the smallest groups first, within the limits. Returns the
+    files to save and one description per group left out, to name to the user."""
+    groups: dict[str, list[str]] = {}
+    for rel in sorted(sizes):
+        head, sep, _ = rel.partition("/")
+        groups.setdefault(head + sep, []).append(rel)
+    ranked = sorted(groups, key=lambda g: (sum(sizes[r] for r in groups[g]), len(groups[g]), g))
     saved: list[str] = []
+    left: list[str] = []
     total = 0
-    for i, rel in enumerate(files):
+    for group in ranked:
+        files = groups[group]
+        size = sum(sizes[r] for r in files)
+        if len(saved) + len(files) <= max_files and total + size <= max_bytes:
+            saved += files
+            total += size
+        else:
+            left.append(f"{group} ({len(files):,} file{'' if len(files) == 1 else 's'}, {size / 1e6:.1f} MB)")
+    return sorted(saved), sorted(left)
+
+
+def _budget(checkout: Path, files: list[str]) -> tuple[list[str], list[str]]:
+    sizes = {}
+    top = str(checkout)
+    for rel in files:
         try:
-            size = os.lstat(checkout / rel).st_size
+            sizes[rel] = os.lstat(os.path.join(top, rel)).st_size
         except OSError:
             continue
-        if len(saved) >= IGNORED_MAX_FILES or total + size > IGNORED_MAX_BYTES:
-            return saved, files[i:]
-        saved.append(rel)
-        total += size
-    return saved, []
+    return choose_ignored(sizes, IGNORED_MAX_FILES, IGNORED_MAX_BYTES)
 
 
 def capture(checkout: Path, scratch: Path, main_root: Path | None = None, depth: int = 0) -> Capture:

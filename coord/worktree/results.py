@@ -61,7 +61,7 @@ class TeardownResult:
     restore_command: str | None = None
     merge: MergeResult | None = None
     notes: list[str] = field(default_factory=list)
-    unsaved: list[str] = field(default_factory=list)  # ignored files over the backup's limit: named, not saved
+    unsaved: list[str] = field(default_factory=list)  # ignored groups over the backup's limit: named, not saved
     saved_ignored: int = 0
 
 

@@ -266,16 +266,19 @@ def test_ignored_files_are_saved_and_unchanged_copies_are_not(git_repo: Path) ->
 def test_ignored_files_over_the_limit_are_named_and_saved_all_is_not_said(
     git_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    commit_file(git_repo, ".gitignore", "cache/\n")
+    commit_file(git_repo, ".gitignore", "cache/\n.env\n")
     wt = agent(git_repo)
     (wt / "cache").mkdir()
     for i in range(5):
         (wt / "cache" / f"f{i}").write_text(f"{i}\n")
+    (wt / ".env").write_text("SECRET=1\n")
     monkeypatch.setattr(backup, "IGNORED_MAX_FILES", 3)
     paths, config = ws(git_repo)
     result = worktree.teardown(paths, config, "backend", mode="abandon")
-    assert result.saved_ignored == 3 and result.unsaved == ["cache/f3", "cache/f4"]
-    assert result.backup_ref and "branch" not in result.unsaved
+    assert result.saved_ignored == 1 and result.unsaved == ["cache/ (5 files, 0.0 MB)"]
+    assert result.backup_ref
+    saved = git(git_repo, "ls-tree", "-r", "--name-only", result.backup_ref).stdout.split()
+    assert ".env" in saved and not [p for p in saved if p.startswith("cache/")]
 
 
 def test_clean_teardown_without_ignored_work_makes_no_backup(git_repo: Path) -> None:
