@@ -294,3 +294,28 @@ def test_abandon_with_a_nested_repository_and_a_merge_in_progress_killed_half_wa
 
     total = backup_crashes.count_git_calls(tmp_path)
     backup_crashes.kill_and_rerun(tmp_path, max(1, total * 2 // 3), when)
+
+
+def test_the_teardown_command_says_saved_all_only_when_true(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The task's words, in process (the limit is lowered for the test): what was left out is named."""
+    from invoke import Config, Context
+
+    from coord.tasks import namespace
+    from coord.tasks.agent import teardown
+
+    commit_file(git_repo, ".gitignore", "cache/\n")
+    wt = agent(git_repo)
+    (wt / "cache").mkdir()
+    for i in range(4):
+        (wt / "cache" / f"f{i}").write_text(f"{i}\n")
+    (wt / "work.txt").write_text("uncommitted\n")
+    monkeypatch.setattr(backup, "IGNORED_MAX_FILES", 3)
+    monkeypatch.chdir(git_repo)
+    for name in ("COORD_REDIS_URL", "COORD_NAMESPACE"):
+        monkeypatch.delenv(name, raising=False)
+    teardown.body(Context(Config(overrides=namespace.configuration())), role="backend", abandon=True)
+    out = capsys.readouterr().out
+    assert "saved all" not in out
+    assert "saved backend's work under refs/coord/backup/backend/" in out and "cache/ (4 files" in out
