@@ -3,20 +3,22 @@
 The mirror of `agent.merge`, with the same guarantees: a refusal changes nothing. The order of
 the checks is the order of what could be lost: uncommitted tracked changes refuse (exit 4; coord
 never stashes); a conflict is computed with `git merge-tree --write-tree` before anything is
-touched (exit 1, files listed); untracked or ignored files the update would write over refuse
-(exit 4, named: git would overwrite ignored ones silently). Otherwise the branch fast-forwards,
-or a merge commit is built with `commit-tree` under the worktree's own identity (its user.name
-and user.email, so `git log` shows the agent made it) and the worktree fast-forwards to it: an
-interruption leaves it either untouched or fully synced. Untracked files elsewhere are left alone.
+touched (exit 1, files listed); untracked, ignored or hidden-edit files the update would write
+over or delete refuse (exit 4, named: coord.worktree.overwrites; git would overwrite ignored ones
+silently). Otherwise the branch fast-forwards, or a merge commit is built with `commit-tree` under
+the worktree's own identity (its user.name and user.email, so `git log` shows the agent made it),
+through the repository's merge hooks and signing (coord.worktree.policy), and the worktree
+fast-forwards to it: an interruption leaves it either untouched or fully synced. Untracked files
+elsewhere are left alone.
 
-The decisions (`decide_sync`, `blocking_untracked`, `check_caller`) are pure; `sync` gathers
-the facts with coord.git and acts. Shared by the `agent.sync` task and the cockpit.
+The decisions (`decide_sync`, `check_caller`) are pure; `sync` gathers the facts with coord.git
+and acts. Shared by the `agent.sync` task and the cockpit.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -93,12 +95,6 @@ def decide_sync(facts: SyncFacts) -> str:
     if facts.base_in_head:
         return UP_TO_DATE
     return FAST_FORWARD if facts.head_in_base else MERGE
-
-
-def blocking_untracked(added: Iterable[str], exists: Callable[[str], bool]) -> list[str]:
-    """Paths the update adds that already exist in the worktree although HEAD does not track them:
-    untracked or ignored files that git would write over (tracked changes were refused before)."""
-    return sorted(p for p in set(added) if exists(p))
 
 
 def conflict_error(role: str, branch: str, base: str, path: Path, files: Sequence[str]) -> MergeConflictError:
