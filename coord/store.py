@@ -859,7 +859,10 @@ def open_store(
             project.mark_carried(paths, old)
 
     if config.redis_url:
-        return Store(config.redis_url, namespace, config, clock, timeout, carry, on_carried)
+        from coord.credentials import with_secret
+
+        url = with_secret(config.redis_url, paths.state_dir)
+        return Store(url, namespace, config, clock, timeout, carry, on_carried)
     from coord import embedded
 
     url = embedded.server_url(paths, start=start_server)
