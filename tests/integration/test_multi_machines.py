@@ -4,6 +4,7 @@ role-taking across them (tests/integration/machines.py), and what a machine's us
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -16,10 +17,10 @@ from coord.config import Config
 from coord.credentials import auth_file, read_auth, with_secret
 from coord.errors import ConfigError, StoreUnavailableError
 from coord.store import Store
-from tests.conftest import make_project
-from tests.integration.machines import run_scenario
+from tests.conftest import git, make_project
+from tests.integration.machines import Machine, run_scenario
 from tests.integration.tls_server import TlsRedis, tls_redis
-from tests.stress.support import clean_env, run_coord
+from tests.stress.support import agents_repo, clean_env, run_coord
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +99,72 @@ def test_init_keeps_the_secret_out_of_committed_files(tmp_path: Path, server: Tl
         from coord.config import load_config
 
         load_config(repo, {})
+
+
+def _commit(tree: Path, name: str, text: str, message: str) -> str:
+    (tree / name).write_text(text)
+    git(tree, "add", name)
+    git(tree, "commit", "-q", "-m", message)
+    return git(tree, "rev-parse", "HEAD").stdout.strip()
+
+
+def test_branches_travel_through_the_shared_remote(tmp_path: Path, server: TlsRedis) -> None:
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    a_root = agents_repo(tmp_path / "a" / "project", ("pm", "backend", "qa"))
+    git(a_root, "remote", "add", "origin", str(bare))
+    git(a_root, "push", "-q", "origin", "main")
+    b_root = tmp_path / "b" / "elsewhere"
+    git(tmp_path, "clone", "-q", str(bare), str(b_root))
+    for repo in (a_root, b_root):
+        git(repo, "config", "user.email", "human@example.com")
+        git(repo, "config", "user.name", "Test Human")
+    a = Machine("box-a", a_root, clean_env(COORD_HOST="box-a", **_env(server, "box-a")))
+    b = Machine("box-b", b_root, clean_env(COORD_HOST="box-b", **_env(server, "box-b")))
+
+    # backend works on A: a commit, pushed at once with agent.push (the MCP server's beat does it too)
+    assert a.coord("session.start", "backend").returncode == 0
+    a.hook("user-prompt-submit", "backend", "s-a", a.tree("backend"), prompt="go")
+    tip = _commit(a.tree("backend"), "README.md", "hello from backend\n", "backend: README")
+    pushed = a.coord("agent.push", role="backend", cwd=a.tree("backend"))
+    assert pushed.returncode == 0 and "pushed agent/backend/active to origin" in pushed.stdout, pushed.stderr
+    assert git(bare, "rev-parse", "refs/heads/agent/backend/active").stdout.strip() == tip
+    again = a.coord("agent.push", role="backend", cwd=a.tree("backend"))
+    assert again.returncode == 0 and "already on origin" in again.stdout
+    assert git(bare, "rev-parse", "refs/heads/main").stdout.strip() == git(a_root, "rev-parse", "main").stdout.strip()
+
+    # qa works on B and changes the same line: B's radar compares it with A's pushed branch
+    assert b.coord("session.start", "qa").returncode == 0
+    b.hook("user-prompt-submit", "qa", "s-b", b.tree("qa"), prompt="go")
+    _commit(b.tree("qa"), "README.md", "hello from qa\n", "qa: README")
+    radar = b.coord("agent.conflicts", "--json")
+    assert radar.returncode == 0, radar.stderr
+    pairs = {tuple(sorted((p["a"], p["b"]))): p for p in json.loads(radar.stdout)["pairs"]}
+    pair = pairs[("backend", "qa")]
+    assert pair["status"] == "conflict" and pair["conflicted_files"] == ["README.md"], pair
+    assert pair["branch_a" if pair["a"] == "backend" else "branch_b"] == "origin/agent/backend/active"
+    # both live agents were warned, on both machines, through Redis
+    turn = a.hook("user-prompt-submit", "backend", "s-a", a.tree("backend"), prompt="next")
+    assert "CONFLICT_WARNING" in json.dumps(turn) and "qa" in json.dumps(turn)
+
+    # agent.merge backend on B merges A's pushed branch into B's base and pushes the base
+    merged = b.coord("agent.merge", "backend")
+    assert merged.returncode == 0, merged.stderr
+    assert git(b_root, "merge-base", "--is-ancestor", tip, "main", check=False).returncode == 0
+    assert (b_root / "README.md").read_text() == "hello from backend\n"
+    assert git(bare, "rev-parse", "refs/heads/main").stdout.strip() == git(b_root, "rev-parse", "main").stdout.strip()
+    assert "agent/backend/active" not in git(b_root, "branch", "--list").stdout  # nothing made locally on B
+
+    # another machine pushed backend's branch meanwhile: A's push is refused (lease), nothing overwritten
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare), str(other))
+    git(other, "config", "user.email", "x@example.com")
+    git(other, "config", "user.name", "X")
+    git(other, "switch", "-q", "-c", "agent/backend/active", "origin/agent/backend/active")
+    theirs = _commit(other, "other.txt", "x\n", "elsewhere")
+    git(other, "push", "-q", "origin", "agent/backend/active")
+    _commit(a.tree("backend"), "api.txt", "v2\n", "backend: api")
+    refused = a.coord("agent.push", role="backend", cwd=a.tree("backend"))
+    assert refused.returncode == 7 and "could not push agent/backend/active" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert git(bare, "rev-parse", "refs/heads/agent/backend/active").stdout.strip() == theirs
