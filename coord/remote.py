@@ -20,6 +20,7 @@ machine, or when this machine has no such branch; else the local branch. Fetches
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -35,6 +36,7 @@ FETCH_STAMP = "fetched-at"  # under .git/coord: when agent branches were last fe
 OFF = "none"
 
 if TYPE_CHECKING:
+    from coord.git import WorktreeEntry
     from coord.store import Store
 
 
@@ -230,3 +232,19 @@ def push_base(paths: RepoPaths, config: Config, base: str) -> str | None:
         return (f"warning: {base} was not pushed to {remote} ({exc.message}); other machines see the merge once "
                 f"it is: git push {remote} {base}")
     return f"pushed {base} to {remote}"
+
+
+def elsewhere_entries(paths: RepoPaths, config: Config, roles: list[str]) -> dict[str, WorktreeEntry]:
+    """`coord status` rows for agent roles with no worktree on this machine: their fetched branch
+    (fetch rate-limited), as a checkout that is not here (no path, so no dirty flag)."""
+    from coord.git import WorktreeEntry
+
+    remote = remote_name(paths, config)
+    wanted = [r for r in roles if r != config.main_role]
+    if remote is None or not wanted:
+        return {}
+    with contextlib.suppress(GitError):  # unreachable: what was fetched before
+        fetch(paths, config)
+    tips = fetched_tips(paths, remote)
+    return {r: WorktreeEntry(path=paths.state_dir / "not-on-this-machine" / r, head=tips[r],
+                             branch=f"{remote}/agent/{r}/active") for r in wanted if r in tips}

@@ -143,6 +143,12 @@ def test_branches_travel_through_the_shared_remote(tmp_path: Path, server: TlsRe
     pair = pairs[("backend", "qa")]
     assert pair["status"] == "conflict" and pair["conflicted_files"] == ["README.md"], pair
     assert pair["branch_a" if pair["a"] == "backend" else "branch_b"] == "origin/agent/backend/active"
+    # coord status on B shows backend as it is on A: its pushed branch, A's host, the conflict
+    status = b.coord("status", "--json")
+    assert status.returncode == 0, status.stderr
+    rows = {r["role"]: r for r in json.loads(status.stdout)["agents"]}
+    assert (rows["backend"]["branch"], rows["backend"]["host"]) == ("origin/agent/backend/active", "box-a"), rows
+    assert rows["backend"]["ahead"] == 1 and rows["backend"]["conflicts_with"] == ["qa"], rows["backend"]
     # both live agents were warned, on both machines, through Redis
     turn = a.hook("user-prompt-submit", "backend", "s-a", a.tree("backend"), prompt="next")
     assert "CONFLICT_WARNING" in json.dumps(turn) and "qa" in json.dumps(turn)
@@ -168,3 +174,53 @@ def test_branches_travel_through_the_shared_remote(tmp_path: Path, server: TlsRe
     assert refused.returncode == 7 and "could not push agent/backend/active" in refused.stderr, refused.stderr
     assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     assert git(bare, "rev-parse", "refs/heads/agent/backend/active").stdout.strip() == theirs
+
+
+def test_the_mcp_server_pushes_its_branch_after_each_heartbeat_and_never_the_base(
+    tmp_path: Path, server: TlsRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coord.mcp_server import Service
+
+    for key, value in _env(server, "box-a").items():  # the server process's own environment
+        monkeypatch.setenv(key, value)
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    root = agents_repo(tmp_path / "a" / "project", ("pm", "backend", "qa"))
+    git(root, "remote", "add", "origin", str(bare))
+    git(root, "push", "-q", "origin", "main")
+    a = Machine("box-a", root, clean_env(COORD_HOST="box-a", **_env(server, "box-a")))
+    assert a.coord("session.start", "backend").returncode == 0
+    base_before = git(bare, "rev-parse", "main").stdout.strip()
+    svc = Service({**a.env, "CLAUDE_INSTANCE_ID": "backend", "CLAUDE_CODE_SESSION_ID": "s-1"}, a.tree("backend"))
+    try:
+        assert svc.problem is None, svc.problem
+        svc.register()
+        first = _commit(a.tree("backend"), "one.txt", "1\n", "one")
+        svc.radar_tick()
+        assert git(bare, "rev-parse", "agent/backend/active").stdout.strip() == first
+        second = _commit(a.tree("backend"), "two.txt", "2\n", "two")
+        _commit(root, "base.txt", "human work on main\n", "on the base")
+        svc.radar_tick()
+        assert git(bare, "rev-parse", "agent/backend/active").stdout.strip() == second
+        assert git(bare, "rev-parse", "main").stdout.strip() == base_before  # the base: only agent.merge
+    finally:
+        svc.close()
+
+
+def test_fetches_are_rate_limited_by_fetch_seconds(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from coord import remote
+    from coord.config import load_config
+    from coord.repo import find_repo
+
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    root = agents_repo(tmp_path / "project", ("pm", "backend"))
+    git(root, "remote", "add", "origin", str(bare))
+    paths = find_repo(root)
+    config = replace(load_config(root, {}), fetch_seconds=60)
+    assert remote.fetch(paths, config) is True
+    assert remote.fetch(paths, config) is False  # within fetch_seconds: no network
+    assert remote.fetch(paths, config, force=True) is True  # agent.merge's fetch
+    assert remote.fetch(paths, replace(config, remote="none")) is False
