@@ -38,3 +38,8 @@ def test_the_line_grants_one_project_and_nothing_administrative() -> None:
     assert line.startswith("ACL SETUSER box-a reset on >s3cret ~coord:{p-0123456789abcdef}:* resetchannels -@all +")
     assert not any(f"+{c}" in line.split() for c in ("config", "flushall", "keys", "shutdown", "@all", "info"))
     assert acl.setuser_line("box-a").split()[4:7] == ["on", ">PASSWORD", "~coord:*"]
+
+
+def test_readme_shows_the_line_the_code_makes() -> None:
+    readme = (ROOT.parent / "README.md").read_text(encoding="utf-8")
+    assert acl.setuser_line("box-a", password="box-a-password") + "\n" in readme
