@@ -224,3 +224,20 @@ def test_fetches_are_rate_limited_by_fetch_seconds(tmp_path: Path) -> None:
     assert remote.fetch(paths, config) is False  # within fetch_seconds: no network
     assert remote.fetch(paths, config, force=True) is True  # agent.merge's fetch
     assert remote.fetch(paths, replace(config, remote="none")) is False
+
+
+def test_an_unreachable_remote_blocks_nothing(tmp_path: Path, server: TlsRedis) -> None:
+    root = agents_repo(tmp_path / "project", ("pm", "backend", "qa"))
+    git(root, "remote", "add", "origin", str(tmp_path / "gone.git"))  # never created
+    m = Machine("box-a", root, clean_env(COORD_HOST="box-a", **_env(server, "box-a")))
+    assert m.coord("session.start", "backend").returncode == 0
+    _commit(m.tree("backend"), "b.txt", "b\n", "backend work")
+    for args in (("agent.conflicts", "--json"), ("status", "--json")):
+        done = m.coord(*args)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr)
+    refused = m.coord("agent.push", role="backend", cwd=m.tree("backend"))
+    assert refused.returncode == 7 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    merged = m.coord("agent.merge", "backend")
+    assert merged.returncode == 0, merged.stderr
+    assert "was not pushed to origin" in merged.stderr and "Traceback" not in merged.stderr
+    assert (root / "b.txt").read_text() == "b\n"
