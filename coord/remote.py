@@ -31,7 +31,7 @@ from coord.config import Config
 from coord.errors import GitError, NotFoundError
 from coord.repo import RepoPaths
 
-NETWORK_TIMEOUT = 120.0  # seconds for one push or fetch
+NETWORK_TIMEOUT = 60.0  # seconds for one push or fetch (the background loop waits for it)
 FETCH_STAMP = "fetched-at"  # under .git/coord: when agent branches were last fetched
 OFF = "none"
 
@@ -77,6 +77,20 @@ def _git(paths: RepoPaths, *args: str, ok: tuple[int, ...] = (0,)) -> tuple[int,
     return result.code, result.stdout
 
 
+def _network(paths: RepoPaths, *args: str) -> None:
+    """A push or fetch, which may run in the MCP server's background loop: never waits for a
+    password or a host-key question (GIT_TERMINAL_PROMPT=0 is the runner's; ssh gets BatchMode
+    unless the user chose an ssh command of their own)."""
+    from coord import git
+
+    env: dict[str, str] = {}
+    if not (os.environ.get("GIT_SSH_COMMAND") or os.environ.get("GIT_SSH")):
+        code, _ = _git(paths, "config", "--get", "core.sshCommand", ok=(0, 1))
+        if code == 1:
+            env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
+    git.run(paths.main_root, *args, env=env, timeout=NETWORK_TIMEOUT)
+
+
 def remote_name(paths: RepoPaths, config: Config) -> str | None:
     """The remote agent branches go through: the setting, else origin when it exists; None when the
     setting is "none" or the repository has no such remote."""
@@ -120,8 +134,8 @@ def push(paths: RepoPaths, config: Config, role: str, remote: str | None = None)
     if seen == tip:
         return PushResult(role, remote, "up-to-date", tip)
     try:
-        _git(paths, "push", "--quiet", "--no-verify", lease_arg(role, seen), remote,
-             f"{agent_ref(role)}:{agent_ref(role)}")
+        _network(paths, "push", "--quiet", "--no-verify", lease_arg(role, seen), remote,
+                 f"{agent_ref(role)}:{agent_ref(role)}")
     except GitError as exc:
         raise GitError(
             f"could not push agent/{role}/active to {remote}: {exc.message.removeprefix('git push failed: ')}",
@@ -164,8 +178,8 @@ def fetch(paths: RepoPaths, config: Config, force: bool = False, clock: Callable
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.touch()
     os.utime(stamp, (now, now))
-    _git(paths, "fetch", "--quiet", "--prune", "--no-tags", remote,
-         f"+refs/heads/agent/*:refs/remotes/{remote}/agent/*")
+    _network(paths, "fetch", "--quiet", "--prune", "--no-tags", remote,
+             f"+refs/heads/agent/*:refs/remotes/{remote}/agent/*")
     return True
 
 
@@ -227,7 +241,7 @@ def push_base(paths: RepoPaths, config: Config, base: str) -> str | None:
     if remote is None:
         return None
     try:
-        _git(paths, "push", "--quiet", "--no-verify", remote, f"refs/heads/{base}:refs/heads/{base}")
+        _network(paths, "push", "--quiet", "--no-verify", remote, f"refs/heads/{base}:refs/heads/{base}")
     except GitError as exc:
         return (f"warning: {base} was not pushed to {remote} ({exc.message}); other machines see the merge once "
                 f"it is: git push {remote} {base}")
