@@ -460,10 +460,11 @@ class Store:
             self.close()
 
     def _server_error(self, exc: RespError) -> StoreUnavailableError:
-        return StoreUnavailableError(
-            f"Redis at {self.url} answered with an error: {exc.message}",
-            "check the server (coord redis.status) and that it is Redis >= 7 or Valkey with Lua enabled",
-        )
+        if exc.kind == "NOPERM" or "no permissions" in exc.message:
+            fix = "give this machine's ACL user coord's line (coord.acl; README: A team on several machines)"
+        else:
+            fix = "check the server (coord redis.status) and that it is Redis >= 7 or Valkey with Lua enabled"
+        return StoreUnavailableError(f"Redis at {self.url} answered with an error: {exc.message}", fix)
 
     def _retrying(self, call: Callable[[Connection], T]) -> T:
         """Run call on the connection. With a URL callable (the embedded server), an unreachable

