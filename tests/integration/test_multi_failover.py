@@ -66,3 +66,16 @@ def test_a_replica_is_no_primary_for_writes(tmp_path: Path, namespace: str) -> N
         assert "READONLY" in str(info.value) or "replica" in str(info.value)
         store.close()
         assert isinstance(replica, ValkeyServer)
+
+
+def test_the_command_line_says_it_in_one_line_with_exit_5(tmp_path: Path, valkey: ValkeyProcess) -> None:
+    from tests.stress.support import agents_repo, clean_env, one_line_refusal, run_coord
+
+    repo = agents_repo(tmp_path / "project", ("pm", "qa"))
+    env = clean_env(COORD_REDIS_URL=valkey.url, COORD_REPLICAS_TO_ACK="1")
+    sent = run_coord(repo, "msg.send", "qa", "INFO", "needs a replica", env=env)
+    assert sent.returncode == 5, sent.stderr
+    line = one_line_refusal(sent)
+    assert "0 of 1 replica(s)" in line and "publish id" in line and "not reported as done" in line
+    bad = run_coord(repo, "msg.send", "qa", "INFO", "x", env={**env, "COORD_REPLICAS_TO_ACK": "-1"})
+    assert bad.returncode == 8 and "replicas_to_ack" in one_line_refusal(bad)
