@@ -170,6 +170,8 @@ def sync(c: object, role: str | None = None) -> None:
     else:
         print(f"merged {result.base} into {result.branch} with merge commit {result.commit[:8]} "
               f"({_count(result.commits)} from {result.base})")
+    for note in result.notes:
+        print(f"coord: warning: {note}", file=sys.stderr)
 
 
 def _ask(question: str) -> bool:
@@ -215,8 +217,13 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     if result.merge is not None:
         _print_merge(result.merge)
         _close_loop(paths, config, result.merge)
-    if result.backup_ref:
+    if result.backup_ref and not result.unsaved:
         print(f"saved all of {role}'s work under {result.backup_ref}")
+    elif result.backup_ref:
+        more = len(result.unsaved) - 5
+        shown = ", ".join(result.unsaved[:5]) + (f" and {more} more" if more > 0 else "")
+        print(f"saved {role}'s work under {result.backup_ref}, except {len(result.unsaved)} ignored file(s) over "
+              f"the backup's size limit, deleted with the worktree: {shown}")
     if result.removed:
         print(f"removed worktree {_shown(result.path, paths.main_root)}")
     if result.branch_deleted:
@@ -237,6 +244,8 @@ def restore(c: object, role: str | None = None, ref: str | None = None) -> None:
     paths, config = workspace()
     result = worktree.restore(paths, config, role, ref=ref)
     print(f"restored {result.ref} into {_shown(result.path, paths.main_root)} on branch {result.branch}")
+    for note in result.notes:
+        print(note)
 
 
 # --- conflict radar and file claims -------------------------------------------------------------
