@@ -6,7 +6,7 @@ import os
 
 from coord import git
 from coord.config import Config
-from coord.errors import DirtyStateError, StoreUnavailableError
+from coord.errors import ConfigError, DirtyStateError, StoreUnavailableError
 from coord.repo import RepoPaths
 from coord.worktree.results import AgentInfo
 from coord.worktree.state import Warn, resolve_base, stderr_warn
@@ -45,6 +45,9 @@ def list_agents(paths: RepoPaths, config: Config, warn: Warn | None = None) -> l
         base = resolve_base(paths, config)
         base_sha = git.rev_parse(main, base)
     except DirtyStateError:
+        base_sha = None
+    except ConfigError as exc:
+        warn(f"ahead/behind unknown: {exc.message}")
         base_sha = None
     statuses = presence_statuses(paths, config, warn)
     agents = []
