@@ -6,24 +6,22 @@ agent would say it is already merged into itself)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from coord import git
 from coord.errors import ConfigError, DirtyStateError
-
-AGENT_BRANCH = re.compile(r"agent/([a-z][a-z0-9-]{0,31})/active")  # rules.BRANCH_TEMPLATE, read back
+from coord.identity import role_of_branch
 
 
 def base_from_checkout(current: str | None) -> str:
     """The main checkout's branch as the base branch, or the refusal saying why it cannot be."""
-    fix = "check out the base branch there (git switch main), pass --base REF, or set base_branch in coord.toml"
+    fix = "check out the base branch there (git switch BRANCH), pass --base REF, or set base_branch in coord.toml"
     if current is None:
         raise DirtyStateError("the main checkout is on a detached HEAD, so there is no base branch", fix)
-    agent = AGENT_BRANCH.fullmatch(current)
+    agent = role_of_branch(current)
     if agent:
         raise DirtyStateError(
-            f"the main checkout is on {current}, the agent branch of {agent.group(1)}, not on a base branch", fix
+            f"the main checkout is on {current}, the agent branch of {agent}, not on a base branch", fix
         )
     return current
 
@@ -36,7 +34,7 @@ def check_base_branch(main: Path, name: str) -> str:
     ):
         return name
     fix = "set base_branch to a local branch"
-    if AGENT_BRANCH.fullmatch(name):
+    if role_of_branch(name):
         raise ConfigError(f"base_branch {name!r} is an agent's branch, not a base branch", fix)
     if git.ref_exists(main, f"refs/remotes/{name}"):
         local = name.split("/", 1)[1] if "/" in name else name

@@ -20,6 +20,7 @@ from coord.worktree.rules import (
     agent_branch,
     gitignore_with_entry,
     include_candidates,
+    placement_problem,
     worktree_path,
 )
 from coord.worktree.state import agent_role, entry_at, repo_lock, resolve_base, same_path
@@ -154,6 +155,9 @@ def setup(paths: RepoPaths, config: Config, role: str, base: str | None = None) 
         # Facts and refusals first.
         check_worktree_folder(paths, config, role)
         entries = git.worktree_list(main)
+        moved = placement_problem(role, path, [(e.path, e.branch) for e in entries if not e.prunable])
+        if moved is not None:
+            raise moved
         entry = entry_at(entries, path)
         prune = False
         if entry is not None and (entry.prunable or not path.is_dir()):
