@@ -82,3 +82,18 @@ def check_layout(facts: LayoutFacts) -> None:
     problem = layout_problem(facts)
     if problem is not None:
         raise problem
+
+
+def check_shallow_namespace(common_dir: Path, shared_server: bool) -> None:
+    """A shallow clone lacks the project's first commit, from which the team's namespace is derived
+    (coord.namespace) when no namespace is set: on a shared server it would land in keys of its own, unseen by the team.
+    Alone on its embedded server it is harmless (the choice is cached per clone). ConfigError, exit 8."""
+    if shared_server and (common_dir / "shallow").is_file():
+        from coord.errors import ConfigError
+
+        raise ConfigError(
+            "this is a shallow clone, so it lacks the project's first commit, from which the team's namespace "
+            "on the shared server is derived",
+            "git fetch --unshallow, or set namespace in coord.toml to the one the team uses (coord redis.status "
+            "in a full clone shows it)",
+        )

@@ -791,7 +791,10 @@ def store_namespace(paths: RepoPaths, config: Config) -> str:
     """The `namespace` setting, else the project's (coord.namespace: from the root commit)."""
     if config.namespace:
         return config.namespace
+    from coord.layout import check_shallow_namespace
     from coord.namespace import resolve
+
+    check_shallow_namespace(paths.common_dir, bool(config.redis_url))
 
     return resolve(paths).namespace
 
