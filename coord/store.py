@@ -813,7 +813,9 @@ def open_store(
         namespace = config.namespace
     else:
         from coord import namespace as project
+        from coord.layout import check_shallow_namespace
 
+        check_shallow_namespace(paths.common_dir, bool(config.redis_url))
         choice = project.resolve(paths)
         namespace, carry = choice.namespace, choice.carry_from
 

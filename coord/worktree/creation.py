@@ -151,9 +151,9 @@ def setup(paths: RepoPaths, config: Config, role: str, base: str | None = None) 
     path = worktree_path(paths, config, role)
     branch = agent_branch(role)
     result = SetupResult(role=role, path=path, branch=branch, created=False)
+    check_worktree_folder(paths, config, role)  # read-only, so before the lock (whose file it would create)
     with repo_lock(paths):
         # Facts and refusals first.
-        check_worktree_folder(paths, config, role)
         entries = git.worktree_list(main)
         moved = placement_problem(role, path, [(e.path, e.branch) for e in entries if not e.prunable])
         if moved is not None:
