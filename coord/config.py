@@ -175,6 +175,8 @@ def _coerce(key: str, value: object, source: str) -> object:
         try:
             if isinstance(value, bool) or not isinstance(value, str | int):
                 raise TypeError(value)
+            if isinstance(value, str) and not (value.strip().isascii() and value.strip().isdigit()):
+                raise ValueError(value)  # int() would take "٣", "1_0" or "+1": only plain digits are a count
             number = int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: {key} must be a whole number, got {value!r}", None) from None
