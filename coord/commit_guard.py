@@ -71,8 +71,15 @@ def install(paths: RepoPaths) -> Path:
     text = importlib.resources.files("coord.templates").joinpath("git-pre-commit.sh.j2").read_text(encoding="utf-8")
     template = jinja2.Template(text, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(template.render(mark=GUARD_MARK), encoding="utf-8")
-    target.chmod(0o755)
+    # Through a name of its own, then renamed: a commit running meanwhile sees the old hook or the
+    # whole new one, and two installs at once never write into one file.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.coord-tmp")
+    try:
+        tmp.write_text(template.render(mark=GUARD_MARK), encoding="utf-8")
+        tmp.chmod(0o755)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
     return target
 
 
