@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from coord import adhoc
-from coord.errors import ConfigError, InvalidInputError, SettingsError
+from coord.errors import ConfigError, CoordError, InvalidInputError, SettingsError
 from coord.identity import check_role_syntax
 
 CONFIG_FILE = "coord.toml"
@@ -212,7 +212,7 @@ def _check_worktree_dir(value: str, source: str) -> None:
         )
 
 
-def _problem(exc: ConfigError) -> str:
+def _problem(exc: CoordError) -> str:
     return f"{exc.message} ({exc.fix})" if exc.fix else exc.message
 
 
@@ -239,6 +239,13 @@ def validate(config: Config) -> list[str]:
     if stale > ttl:
         problems.append(f"stale_seconds ({stale}) must not exceed presence_ttl_seconds ({ttl}): a live session's "
                         "liveness would lapse before it counts as stale (raise presence_ttl_seconds)")
+    if config.redis_url:
+        from coord.resp import parse_url  # only with a URL set: the hooks' default path stays light
+
+        try:
+            parse_url(config.redis_url)
+        except InvalidInputError as exc:
+            problems.append(f"redis_url: {_problem(exc)}")
     if config.base_branch is not None:
         problem = base_branch_problem(config.base_branch)
         if problem:

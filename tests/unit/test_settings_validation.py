@@ -85,3 +85,15 @@ def test_base_branch_that_is_no_branch_name_is_refused(name: str) -> None:
 def test_base_branch_names_that_could_be_local_pass_the_pure_check(name: str) -> None:
     """origin/main is a valid local branch name; whether it is one is asked of git (worktree.base)."""
     assert validate(Config(base_branch=name)) == []
+
+
+@pytest.mark.parametrize("url", ["http://x", "redis://h:notaport/0", "redis://127.0.0.1:1/abc", "unix://", "nonsense"])
+def test_a_redis_url_coord_cannot_use_is_a_setting_problem(url: str) -> None:
+    """Exit 8 (the setting is wrong), not 2 (the command's input is fine)."""
+    with pytest.raises(SettingsError, match="redis_url"):
+        load_config(None, {"COORD_REDIS_URL": url})
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "rediss://u:p@h:1/2", "unix:///tmp/r.sock?db=3"])
+def test_usable_redis_urls_pass(url: str) -> None:
+    assert load_config(None, {"COORD_REDIS_URL": url}).redis_url == url
