@@ -18,6 +18,7 @@ from coord.worktree.rules import (
     GITIGNORE,
     INCLUDE_FILE,
     agent_branch,
+    branch_name_clashes,
     gitignore_with_entry,
     include_candidates,
     placement_problem,
@@ -105,6 +106,11 @@ def check_worktree_folder(paths: RepoPaths, config: Config, role: str) -> None:
     here = main
     for part in (*PurePosixPath(folder).parts, role):
         here = here / part
+        if here.exists() and not here.is_dir() and not here.is_symlink() and here.name != role:
+            raise DirtyStateError(
+                f"{here} is a file, where coord's worktree folder {folder} must be a folder",
+                "move the file away (it may be yours), or set worktree_dir",
+            )
         if here.is_symlink():
             raise ConfigError(
                 f"{here} is a symbolic link (to {os.readlink(here)}); agent worktrees must be real folders "
@@ -184,6 +190,14 @@ def setup(paths: RepoPaths, config: Config, role: str, base: str | None = None) 
                     )
             else:
                 start = _start_commit(paths, config, base)
+                clashes = branch_name_clashes(role, git.out(main, "for-each-ref", "--format=%(refname)",
+                                                            "refs/heads/agent").splitlines())
+                if clashes:
+                    raise DirtyStateError(
+                        f"the branch {clashes[0]} keeps git from creating {branch} (one branch name cannot be "
+                        "both a branch and a folder of branches)",
+                        f"rename it: git branch -m {clashes[0]} <another name>",
+                    )
         # Then the writes, undone if the worktree cannot be made.
         config_added = ensure_worktree_config(main)
         gitignore = main / GITIGNORE

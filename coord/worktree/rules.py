@@ -61,6 +61,15 @@ def placement_problem(role: str, expected: Path, entries: Sequence[tuple[Path, s
     return None
 
 
+def branch_name_clashes(role: str, refnames: Iterable[str]) -> list[str]:
+    """Branches whose names keep agent/<role>/active from being created: git stores refs as paths,
+    so a branch `agent` or `agent/<role>` (a file where a folder must go) or `agent/<role>/active/x`
+    (the reverse) makes `git branch` fail."""
+    branch = f"refs/heads/{agent_branch(role)}"
+    blocking = {"refs/heads/agent", f"refs/heads/agent/{role}"}
+    return sorted(n.removeprefix("refs/heads/") for n in refnames if n in blocking or n.startswith(branch + "/"))
+
+
 def backup_ref(role: str, stamp: str) -> str:
     return f"{BACKUP_PREFIX}/{check_role_syntax(role)}/{stamp}"
 

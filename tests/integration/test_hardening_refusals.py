@@ -111,6 +111,19 @@ def gitignore_user_text_kept(repo: Path) -> tuple[str, ...]:
     return ("agent.setup", "backend")
 
 
+def worktree_folder_is_a_file(repo: Path) -> tuple[str, ...]:
+    (repo / ".worktrees").write_text("my notes\n")
+    return ("agent.setup", "backend")
+
+
+def clashing_branch(name: str) -> Callable[[Path], tuple[str, ...]]:
+    def prepare(repo: Path) -> tuple[str, ...]:
+        git(repo, "branch", name)
+        return ("agent.setup", "backend")
+
+    return prepare
+
+
 REFUSALS: dict[str, tuple[Callable[[Path], tuple[str, ...]], int, str]] = {
     "user's files in .worktrees/backend": (users_files_in_the_role_folder, 4, "not a git worktree"),
     "a file where the folder goes": (a_file_where_the_role_folder_goes, 4, "not a git worktree"),
@@ -123,6 +136,10 @@ REFUSALS: dict[str, tuple[Callable[[Path], tuple[str, ...]], int, str]] = {
     "base_branch a tag": (tag_as_base, 8, "not a local branch"),
     "unknown role": (unknown_role, 2, "unknown role"),
     "a .gitignore of the user's": (gitignore_user_text_kept, 4, "not a git worktree"),
+    "the worktree folder is a file": (worktree_folder_is_a_file, 4, "is a file"),
+    "a branch named agent": (clashing_branch("agent"), 4, "keeps git from creating"),
+    "a branch named agent/backend": (clashing_branch("agent/backend"), 4, "keeps git from creating"),
+    "a branch under agent/backend/active/": (clashing_branch("agent/backend/active/old"), 4, "keeps git from"),
 }
 
 
