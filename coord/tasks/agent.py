@@ -347,7 +347,7 @@ def precommit(c: object) -> None:
     from coord.actor import email_from_files, resolve_role
     from coord.claims import describe_claim, offline_decision
     from coord.errors import ClaimConflictError, CoordError, StoreUnavailableError
-    from coord.store import open_store
+    from coord.store import open_store, unreachable_fix
 
     paths, config = workspace()
     try:
@@ -367,7 +367,7 @@ def precommit(c: object) -> None:
             return
         raise StoreUnavailableError(
             f"claims cannot be checked ({exc.message}) and claims_when_offline is deny",
-            "start Redis (coord redis.up), or commit with --no-verify",
+            f"{unreachable_fix(config)}, or commit with --no-verify",
         ) from None
     if hits:
         import time
