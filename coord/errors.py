@@ -87,6 +87,18 @@ class ConfigError(CoordError):
     exit_code = 8
 
 
+class SettingsError(ConfigError):
+    """Several settings are wrong at once: each problem gets its own line (fixing one at a time,
+    rerunning after each, is what a single-problem error would make a user do)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = tuple(problems)
+
+    def line(self) -> str:
+        return "\n".join(f"coord: {p}".replace("\n", " ") for p in self.problems)
+
+
 class EnvironmentProblemError(CoordError):
     """Not inside a git repository, or a required program (claude, git) is missing."""
 

@@ -37,6 +37,7 @@ from coord.conflicts import (
     touched_files,
 )
 from coord.errors import CoordError, GitError, StoreUnavailableError
+from coord.identity import role_of_branch
 from coord.messages import MessageType
 from coord.repo import RepoPaths
 from coord.resp import Arg, items
@@ -123,7 +124,8 @@ def base_branch(paths: RepoPaths, config: Config) -> str | None:
     except OSError:
         return None
     prefix = "ref: refs/heads/"
-    return head[len(prefix):] if head.startswith(prefix) else None
+    name = head[len(prefix):] if head.startswith(prefix) else None
+    return None if role_of_branch(name) else name  # an agent's branch there is no base (worktree.base)
 
 
 def branch_tips(paths: RepoPaths, config: Config, hosts: Mapping[str, str] | None = None) -> list[BranchTip]:

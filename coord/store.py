@@ -833,7 +833,10 @@ def store_namespace(paths: RepoPaths, config: Config) -> str:
     """The `namespace` setting, else the project's (coord.namespace: from the root commit)."""
     if config.namespace:
         return config.namespace
+    from coord.layout import check_shallow_namespace
     from coord.namespace import resolve
+
+    check_shallow_namespace(paths.common_dir, bool(config.redis_url))
 
     return resolve(paths).namespace
 
@@ -852,7 +855,9 @@ def open_store(
         namespace = config.namespace
     else:
         from coord import namespace as project
+        from coord.layout import check_shallow_namespace
 
+        check_shallow_namespace(paths.common_dir, bool(config.redis_url))
         choice = project.resolve(paths)
         namespace, carry = choice.namespace, choice.carry_from
 

@@ -174,6 +174,8 @@ def sync(c: object, role: str | None = None) -> None:
     else:
         print(f"merged {result.base} into {result.branch} with merge commit {result.commit[:8]} "
               f"({_count(result.commits)} from {result.base})")
+    for note in result.notes:
+        print(f"coord: warning: {note}", file=sys.stderr)
 
 
 def _ask(question: str) -> bool:
@@ -219,8 +221,13 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     if result.merge is not None:
         _print_merge(result.merge)
         _close_loop(paths, config, result.merge)
-    if result.backup_ref:
+    if result.backup_ref and not result.unsaved:
         print(f"saved all of {role}'s work under {result.backup_ref}")
+    elif result.backup_ref:
+        more = len(result.unsaved) - 5
+        shown = ", ".join(result.unsaved[:5]) + (f" and {more} more" if more > 0 else "")
+        print(f"saved {role}'s work under {result.backup_ref}, except {len(result.unsaved)} ignored file(s) over "
+              f"the backup's size limit, deleted with the worktree: {shown}")
     if result.removed:
         print(f"removed worktree {_shown(result.path, paths.main_root)}")
     if result.branch_deleted:
@@ -241,6 +248,8 @@ def restore(c: object, role: str | None = None, ref: str | None = None) -> None:
     paths, config = workspace()
     result = worktree.restore(paths, config, role, ref=ref)
     print(f"restored {result.ref} into {_shown(result.path, paths.main_root)} on branch {result.branch}")
+    for note in result.notes:
+        print(note)
 
 
 # --- conflict radar and file claims -------------------------------------------------------------
@@ -342,7 +351,7 @@ def precommit(c: object) -> None:
     from coord.actor import email_from_files, resolve_role
     from coord.claims import describe_claim, offline_decision
     from coord.errors import ClaimConflictError, CoordError, StoreUnavailableError
-    from coord.store import open_store
+    from coord.store import open_store, unreachable_fix
 
     paths, config = workspace()
     try:
@@ -362,7 +371,7 @@ def precommit(c: object) -> None:
             return
         raise StoreUnavailableError(
             f"claims cannot be checked ({exc.message}) and claims_when_offline is deny",
-            "start Redis (coord redis.up), or commit with --no-verify",
+            f"{unreachable_fix(config)}, or commit with --no-verify",
         ) from None
     if hits:
         import time

@@ -24,6 +24,7 @@ from coord.config import Config
 from coord.conflicts import BranchTip, MergeFacts, PairResult, all_pairs, conflicts_by_role, result_of
 from coord.errors import CoordError, StoreUnavailableError
 from coord.git import WorktreeEntry, parse_worktree_list
+from coord.identity import role_of_worktree
 from coord.messages import Message, MessageType
 from coord.presence import Status
 from coord.radar import _git as git_run  # the thread-safe subprocess runner (coord.git's `sh` is not)
@@ -63,16 +64,16 @@ class Snapshot:
 
 # -- git ------------------------------------------------------------------------------------------
 def role_entries(paths: RepoPaths, config: Config, entries: Sequence[WorktreeEntry]) -> dict[str, WorktreeEntry]:
-    """role -> its checkout: the main role's is the main checkout, others' sit in the worktree folder."""
+    """role -> its checkout: the main role's is the main checkout, an agent's is the worktree on its
+    branch (or, off its branch, the one in the worktree folder named after it)."""
     main = os.path.realpath(paths.main_root)
     folder = os.path.realpath(paths.main_root / config.worktree_dir)
     found: dict[str, WorktreeEntry] = {}
     for entry in entries:
         real = os.path.realpath(entry.path)
-        if real == main:
-            found[config.main_role] = entry
-        elif os.path.dirname(real) == folder:
-            found[os.path.basename(real)] = entry
+        role = config.main_role if real == main else role_of_worktree(real, entry.branch, folder)
+        if role is not None:  # a worktree moved with `git worktree move` keeps its branch's role
+            found[role] = entry
     return found
 
 
