@@ -235,10 +235,11 @@ def _across_machines(paths: RepoPaths, config: Config, store: Store | None) -> d
     role runs, so branch_tips uses their pushed branches. None without a remote (local branches only)."""
     from coord import remote
 
-    if remote.remote_name(paths, config) is None:
+    name = remote.remote_name(paths, config)
+    if name is None:
         return None
     with contextlib.suppress(GitError):  # the remote is unreachable: compare what was fetched before
-        remote.fetch(paths, config)
+        remote.fetch(paths, config, remote=name)
     return remote.holder_hosts(store)
 
 

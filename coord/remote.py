@@ -161,10 +161,14 @@ def push_quietly(paths: RepoPaths, config: Config, role: str, log: Callable[[str
         log(f"branch push: {done.line()}")
 
 
-def fetch(paths: RepoPaths, config: Config, force: bool = False, clock: Callable[[], float] = time.time) -> bool:
+def fetch(
+    paths: RepoPaths, config: Config, force: bool = False, clock: Callable[[], float] = time.time,
+    remote: str | None = None,
+) -> bool:
     """Fetch every agent branch from the remote into refs/remotes/REMOTE/agent/ (pruned), at most
-    once per fetch_seconds unless force. False when there is no remote or it was not due."""
-    remote = remote_name(paths, config)
+    once per fetch_seconds unless force. False when there is no remote or it was not due. remote:
+    its name when the caller looked it up already (one git process less)."""
+    remote = remote or remote_name(paths, config)
     if remote is None:
         return False
     stamp = paths.state_dir / FETCH_STAMP
@@ -258,7 +262,7 @@ def elsewhere_entries(paths: RepoPaths, config: Config, roles: list[str]) -> dic
     if remote is None or not wanted:
         return {}
     with contextlib.suppress(GitError):  # unreachable: what was fetched before
-        fetch(paths, config)
+        fetch(paths, config, remote=remote)
     tips = fetched_tips(paths, remote)
     return {r: WorktreeEntry(path=paths.state_dir / "not-on-this-machine" / r, head=tips[r],
                              branch=f"{remote}/agent/{r}/active") for r in wanted if r in tips}

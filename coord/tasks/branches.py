@@ -47,7 +47,7 @@ def merge_source(paths: RepoPaths, config: Config, role: str) -> str | None:
     if name is None:
         return None
     try:
-        remote.fetch(paths, config, force=True)
+        remote.fetch(paths, config, force=True, remote=name)
     except GitError as exc:
         print(f"coord: warning: {exc.message} (merging what was fetched before)", file=sys.stderr)
     try:
