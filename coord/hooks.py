@@ -321,7 +321,7 @@ def on_pre_tool_use(payload: Mapping[str, Any], environ: Mapping[str, str]) -> d
         if config.claims_when_offline == "deny":
             return pre_tool_use_deny(
                 f"{exc.line()}. File claims cannot be checked and claims_when_offline is deny, so edits wait "
-                "until Redis is back (coord redis.up)."
+                "until Redis is back" + ("." if config.redis_url else " (coord redis.up).")
             )
         return hook_output(event, system_message=f"{exc.line()}. File claims not checked; the edit goes on.")
     if hit is None:

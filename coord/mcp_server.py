@@ -289,6 +289,10 @@ class Service:
                     from coord.store import open_store
 
                     self._radar_store = open_store(self.actor.paths, self.actor.config, start_server=False)
+            from coord.remote import push_quietly
+
+            # across machines: this agent's new commits go to the shared remote before the radar runs
+            push_quietly(self.actor.paths, self.actor.config, self.actor.role, log)
             radar.run_quietly(self.actor.paths, self.actor.config, self._radar_store, self.actor.role, log)
         except CoordError as exc:
             log(f"conflict radar: {exc.line()}")

@@ -20,6 +20,7 @@ from coord.errors import InvalidInputError, MergeConflictError
 from coord.identity import role_email, role_name
 from coord.repo import RepoPaths
 from coord.tasks.boundary import commands, guarded, need_role, workspace
+from coord.tasks.branches import push
 
 if TYPE_CHECKING:
     from coord.store import Store
@@ -118,15 +119,18 @@ def _report_conflict(exc: MergeConflictError) -> None:
 def merge(c: object, role: str | None = None) -> None:
     """Merge agent/ROLE/active into the base branch in the main checkout (conflicts: exit 1, nothing changed)."""
     from coord import worktree
+    from coord.tasks.branches import after_merge, merge_source
 
     role = need_role(role, "coord agent.merge ROLE")
     paths, config = workspace()
     try:
-        result = worktree.merge(paths, config, role)
+        result = worktree.merge(paths, config, role, source=merge_source(paths, config, role))
     except MergeConflictError as exc:
         _report_conflict(exc)
         raise
     _print_merge(result)
+    if result.kind != "up-to-date":
+        after_merge(paths, config, result.base)
     _close_loop(paths, config, result)
 
 
@@ -347,7 +351,7 @@ def precommit(c: object) -> None:
     from coord.actor import email_from_files, resolve_role
     from coord.claims import describe_claim, offline_decision
     from coord.errors import ClaimConflictError, CoordError, StoreUnavailableError
-    from coord.store import open_store
+    from coord.store import open_store, unreachable_fix
 
     paths, config = workspace()
     try:
@@ -367,7 +371,7 @@ def precommit(c: object) -> None:
             return
         raise StoreUnavailableError(
             f"claims cannot be checked ({exc.message}) and claims_when_offline is deny",
-            "start Redis (coord redis.up), or commit with --no-verify",
+            f"{unreachable_fix(config)}, or commit with --no-verify",
         ) from None
     if hits:
         import time
@@ -381,5 +385,6 @@ def precommit(c: object) -> None:
         )
 
 
-collection = Collection("agent", setup, list_, merge, sync, teardown, restore, conflicts, claims, guard, precommit)
+collection = Collection("agent", setup, list_, merge, sync, teardown, restore, conflicts, claims, guard, precommit,
+                        push)
 top_level: list[Task[Any]] = []

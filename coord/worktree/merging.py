@@ -17,19 +17,20 @@ from coord.worktree.state import agent_role, entry_at, repo_lock, resolve_base
 _IN_PROGRESS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "rebase-merge", "rebase-apply")
 
 
-def merge(paths: RepoPaths, config: Config, role: str) -> MergeResult:
-    """Merge agent/<role>/active into the base branch in the main checkout; conflicts change nothing."""
+def merge(paths: RepoPaths, config: Config, role: str, source: str | None = None) -> MergeResult:
+    """Merge agent/<role>/active into the base branch in the main checkout; conflicts change nothing.
+    source: another ref standing for that branch (its copy fetched from another machine, coord.remote)."""
     role = agent_role(config, role)
     if role == config.main_role:
         raise InvalidInputError(f"{role} is the main role and has no agent branch to merge", "name an agent role")
     with repo_lock(paths):
-        return merge_locked(paths, config, role)
+        return merge_locked(paths, config, role, source)
 
 
-def merge_locked(paths: RepoPaths, config: Config, role: str) -> MergeResult:
+def merge_locked(paths: RepoPaths, config: Config, role: str, source: str | None = None) -> MergeResult:
     main = paths.main_root
     branch = agent_branch(role)
-    tip = git.rev_parse(main, f"refs/heads/{branch}")
+    tip = git.rev_parse(main, source or f"refs/heads/{branch}")
     if tip is None:
         raise NotFoundError(f"branch {branch} does not exist", f"set the role up with coord agent.setup {role}")
     base = resolve_base(paths, config)

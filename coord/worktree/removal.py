@@ -27,6 +27,7 @@ from coord.identity import role_email, role_name
 from coord.repo import RepoPaths
 from coord.worktree import backup
 from coord.worktree.creation import setup
+from coord.worktree.listing import check_placement
 from coord.worktree.merging import merge_locked
 from coord.worktree.results import RestoreResult, TeardownResult
 from coord.worktree.rules import (
@@ -226,6 +227,7 @@ def teardown(
     role = agent_role(config, role)
     if role == config.main_role:
         raise InvalidInputError(f"{role} is the main role and has no worktree", "name an agent role")
+    check_placement(paths, config, role)  # a worktree moved with `git worktree move` keeps its role
     facts, _ = _teardown_facts(paths, config, role, disposable)
     confirmed = yes
     if facts.has_worktree or facts.folder_exists:

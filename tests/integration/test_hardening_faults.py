@@ -132,7 +132,7 @@ def test_killed_mcp_session_goes_stale_keeps_its_mail_and_only_then_its_role_is_
             with suppress(Exception):
                 victim_cm.__exit__(None, None, None)
         # A newcomer that heartbeats rarely, so only its explicit register can take the role.
-        late = {**env, "COORD_HEARTBEAT_SECONDS": "3600"}
+        late = {**env, "COORD_HEARTBEAT_SECONDS": str(stale - 1)}  # the slowest valid one (< stale_seconds)
         with start_blocking_portal() as nportal, nportal.wrap_async_context_manager(
             Client(mcp_params(repo, "backend", "newcomer", late))
         ) as newcomer:
