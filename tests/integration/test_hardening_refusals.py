@@ -311,3 +311,34 @@ def test_a_command_run_concurrently_with_itself(tmp_path: Path, args: tuple[str,
     leftovers = [p for p in repo.rglob("*") if ".tmp" in p.name or p.name.endswith("coord-tmp")]
     assert leftovers == []
     assert git(repo, "worktree", "list", "--porcelain").stdout.count("worktree ") == (2 if "backend" in args else 1)
+
+
+def _at_once(repo: Path, args: tuple[str, ...], count: int = 4) -> list[tuple[int, str]]:
+    procs = [subprocess.Popen([*COORD, *args], cwd=repo, env=clean_env(), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(count)]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert "Traceback" not in err, err
+        results.append((proc.returncode, out + err))
+    return results
+
+
+def test_merge_and_teardown_run_concurrently_with_themselves(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    ok(repo, "agent.setup", "backend")
+    wt = repo / ".worktrees" / "backend"
+    (wt / "a.txt").write_text("a\n")
+    git(wt, "add", "a.txt")
+    git(wt, "commit", "-qm", "a")
+    (repo / "m.txt").write_text("m\n")
+    git(repo, "add", "m.txt")
+    git(repo, "commit", "-qm", "m")
+    merges = _at_once(repo, ("agent.merge", "backend"))
+    assert all(code == 0 for code, _ in merges)
+    assert sum("with merge commit" in text for _, text in merges) == 1  # one merge, the others found it done
+    assert sum("already merged" in text for _, text in merges) == 3
+    assert git(repo, "rev-list", "--count", "--merges", "HEAD").stdout.strip() == "1"
+    downs = _at_once(repo, ("agent.teardown", "backend"))
+    assert sorted(code for code, _ in downs) == [0, 3, 3, 3], downs  # one removes; the others find nothing
+    assert not wt.exists() and git(repo, "branch", "--list", "agent/*").stdout == ""
