@@ -149,12 +149,17 @@ def test_a_refused_setup_changes_nothing(tmp_path: Path, name: str) -> None:
     prepare, code, words = REFUSALS[name]
     args = prepare(repo)
     before = repo_state(repo)
-    for _ in range(2):  # and a rerun is refused the same way
+    for _ in range(2):  # and a rerun is refused the same way; session.start too, starting no server
         proc = coord(repo, *args)
         assert proc.returncode == code, proc.stderr
         assert words in one_line_refusal(proc)
         assert repo_state(repo) == before
+        if args[0] == "agent.setup" and len(args) == 2:  # session.start takes no --base
+            started = coord(repo, "session.start", *args[1:])
+            assert started.returncode == code and words in one_line_refusal(started)
+            assert repo_state(repo) == before
     assert git(repo, "config", "--local", "--get", "extensions.worktreeConfig", check=False).returncode == 1
+    assert not (repo / ".git" / "coord" / "redis.json").exists()
 
 
 def test_a_refused_setup_in_an_empty_repository_changes_nothing(tmp_path: Path) -> None:
@@ -168,6 +173,7 @@ def test_a_refused_setup_in_an_empty_repository_changes_nothing(tmp_path: Path) 
         assert "no commit yet" in one_line_refusal(proc)
         assert repo_state(repo) == before
     assert not (repo / ".gitignore").exists()
+    assert not (repo / ".git" / "coord" / "redis.json").exists()  # no server started for a refused start
 
 
 def test_a_setup_after_a_refusal_is_the_usual_one(tmp_path: Path) -> None:
