@@ -348,3 +348,16 @@ def test_merge_and_teardown_run_concurrently_with_themselves(tmp_path: Path) -> 
     downs = _at_once(repo, ("agent.teardown", "backend"))
     assert sorted(code for code, _ in downs) == [0, 3, 3, 3], downs  # one removes; the others find nothing
     assert not wt.exists() and git(repo, "branch", "--list", "agent/*").stdout == ""
+
+
+@pytest.mark.parametrize("args", [("agent.setup", "backend"), ("presence",), ("msg.send", "backend", "INFO", "hi"),
+                                  ("session.start", "backend"), ("redis.up",)])
+def test_a_file_system_refusal_is_one_line_exit_9(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """coord's state folder is a file here: the OS refuses, coord says so in one line (no traceback)."""
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".git" / "coord").write_text("not a folder\n")
+    before = repo_state(repo)
+    proc = coord(repo, *args)
+    assert proc.returncode == 9, proc.stderr
+    assert ".git/coord" in one_line_refusal(proc)
+    assert repo_state(repo) == before
