@@ -105,6 +105,14 @@ def core_worktree_set(tmp: Path) -> Path:
     return tmp / "repo"
 
 
+def pruned_worktree(tmp: Path) -> Path:
+    main = make_repo(tmp / "repo")
+    git(main, "worktree", "add", "-q", "-b", "agent/qa/active", str(main / ".worktrees" / "qa"))
+    (main / ".worktrees" / "qa").rename(tmp / "moved-by-hand")
+    git(main, "worktree", "prune")
+    return tmp / "moved-by-hand"
+
+
 REFUSED: dict[str, tuple[Callable[[Path], Path], str]] = {
     "submodule": (submodule, "submodule"),
     "inside a submodule's subfolder": (nested_submodule_folder, "submodule"),
@@ -114,6 +122,7 @@ REFUSED: dict[str, tuple[Callable[[Path], Path], str]] = {
     "bare repository with a linked checkout": (bare_with_checkout, "bare repository"),
     "bare repository in .git with a linked checkout": (bare_in_dot_git, "bare repository"),
     "core.worktree set": (core_worktree_set, "core.worktree"),
+    "a worktree git has forgotten": (pruned_worktree, "no longer knows this worktree"),
 }
 
 
