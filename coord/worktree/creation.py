@@ -95,7 +95,10 @@ def check_worktree_folder(paths: RepoPaths, config: Config, role: str) -> None:
     directory is not matched by the `/.worktrees/` ignore line)."""
     main = paths.main_root
     folder = config.worktree_dir.strip("/")
-    tracked = [p for p in git.run(main, "ls-files", "-z", "--", f":(top,literal){folder}").stdout.split("\0") if p]
+    parts = PurePosixPath(folder).parts
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts))]  # a tracked FILE on the way also blocks it
+    listed = git.run(main, "ls-files", "-z", "--", *(f":(top,literal){p}" for p in (folder, *prefixes))).stdout
+    tracked = [p for p in listed.split("\0") if p == folder or p.startswith(folder + "/") or p in prefixes]
     if tracked:
         shown = ", ".join(tracked[:3]) + (f" and {len(tracked) - 3} more" if len(tracked) > 3 else "")
         raise ConfigError(

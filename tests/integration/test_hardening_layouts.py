@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import HUMAN_EMAIL, ValkeyProcess, git, make_project, make_repo
 from tests.stress.support import COORD, clean_env, one_line_refusal
@@ -319,3 +321,42 @@ def test_worktree_folder_under_a_tracked_folder_is_fine(tmp_path: Path) -> None:
     assert (repo / "docs" / "agents" / "backend" / "docs" / "guide.md").is_file()
     (repo / "docs" / "new.md").write_text("n\n")
     assert "docs/new.md" in git(repo, "status", "--porcelain", "-uall").stdout  # not hidden
+
+
+# -- any worktree_dir: accepted and harmless, or refused with nothing changed ---------------------------
+PARTS = ["src", "docs", "agents", ".worktrees", "README.md", "..", ".", ".git", "a b", "link", "sub"]
+
+
+@settings(max_examples=30)
+@given(parts=st.lists(st.sampled_from(PARTS), min_size=1, max_size=3), slash=st.booleans())
+def test_any_worktree_dir_is_harmless_or_refused(tmp_path_factory: pytest.TempPathFactory, parts: list[str],
+                                                 slash: bool) -> None:
+    """Whatever worktree_dir says: setup refuses it (a ConfigError, exit 8, the repository untouched),
+    or the worktree lands inside the repository and the new ignore line hides no tracked file and no
+    file added later to a tracked folder."""
+    from coord import worktree
+    from coord.config import load_config
+    from coord.errors import ConfigError
+    from coord.repo import find_repo
+
+    tmp = tmp_path_factory.mktemp("wtdir")
+    repo = make_repo(tmp / "repo")
+    for folder in ("src", "docs/sub"):
+        (repo / folder).mkdir(parents=True)
+        (repo / folder / "f.txt").write_text(folder)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "tracked folders")
+    os.symlink(tmp, repo / "link")
+    value = "/".join(parts) + ("/" if slash else "")
+    state = everything(repo)
+    try:
+        config = load_config(repo, {"COORD_WORKTREE_DIR": value})
+        result = worktree.setup(find_repo(repo), config, "backend")
+    except ConfigError:
+        assert everything(repo) == state
+        return
+    assert os.path.realpath(result.path).startswith(str(repo.resolve()) + "/")
+    assert git(repo, "ls-files", "-ci", "--exclude-standard").stdout == ""  # no tracked file ignored
+    for folder in ("", "src/", "docs/", "docs/sub/"):
+        (repo / f"{folder}new-file.txt").write_text("n")
+        assert f"{folder}new-file.txt" in git(repo, "status", "--porcelain", "-uall").stdout, (value, folder)
