@@ -52,7 +52,13 @@ def ensure_identity(worktree: Path, role: str) -> list[str]:
 def ensure_gitignore(main_root: Path, worktree_dir: str) -> bool:
     """Add the worktree folder to the main checkout's .gitignore once (left uncommitted for the user)."""
     path = main_root / GITIGNORE
-    text = path.read_text(encoding="utf-8") if path.is_file() else None
+    if path.is_file():
+        text: str | None = path.read_text(encoding="utf-8")
+    else:
+        # Absent from the checkout but tracked (a sparse checkout that leaves it out): start from the
+        # committed text, or writing the one line would read as deleting every rule the user has.
+        shown = git.run(main_root, "show", f":{GITIGNORE}", ok=(0, 128))
+        text = shown.stdout if shown.code == 0 else None
     new = gitignore_with_entry(text, worktree_dir)
     if new is None:
         return False

@@ -185,6 +185,21 @@ def test_sparse_checkout_non_cone_is_supported(tmp_path: Path) -> None:
     agent_loop(main)
 
 
+def test_sparse_checkout_leaving_out_gitignore_keeps_its_rules(tmp_path: Path) -> None:
+    """The committed .gitignore is not in the checkout: setup's line is added to its rules, not
+    written in place of them (which would read as deleting every rule)."""
+    main = make_repo(tmp_path / "main")
+    (main / ".gitignore").write_text("node_modules/\n*.log\n")
+    git(main, "add", ".gitignore")
+    git(main, "commit", "-qm", "ignore rules")
+    git(main, "sparse-checkout", "set", "--no-cone", "/*", "!/.gitignore")
+    assert not (main / ".gitignore").exists()
+    assert coord(main, "agent.setup", "backend").returncode == 0
+    assert (main / ".gitignore").read_text() == "node_modules/\n*.log\n/.worktrees/\n"
+    diff = git(main, "diff", "--numstat", "--", ".gitignore").stdout.split()
+    assert diff[:2] == ["1", "0"]  # one line added, none removed
+
+
 def test_shallow_clone_is_supported_for_worktrees(tmp_path: Path) -> None:
     src = make_repo(tmp_path / "src")
     for n in range(3):
