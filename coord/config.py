@@ -49,6 +49,9 @@ class Config:
     team: tuple[str, ...] = ()  # roles `coord team.up` starts with no ROLE given; () = every role
     agent_command: str = "claude"  # the agent CLI team.up starts in each role's tmux window
     agent_command_by_role: tuple[tuple[str, str], ...] = ()  # (role, command): overrides agent_command
+    remote: str | None = None  # None: origin when the repository has it; "none": agent branches stay local
+    fetch_seconds: int = 30  # least time between two fetches of agent branches from the remote
+    replicas_to_ack: int = 0  # writes WAIT for this many replicas (0: the primary's answer is enough)
 
     def team_roles(self) -> tuple[str, ...]:
         """The roles team.up starts by default, main role included, in configured order."""
@@ -100,13 +103,19 @@ SETTING_HELP: dict[str, str] = {
     "team": "roles `coord team.up` starts when none are named (default: every role)",
     "agent_command": "the agent command line team.up runs in each role's tmux window",
     "agent_command_by_role": "per-role agent commands: a [agent_command_by_role] table (JSON object in the env)",
+    "remote": "git remote agent branches are pushed to and fetched from, across machines (default: origin when it "
+    "exists; none: off)",
+    "fetch_seconds": "least time between two fetches of other machines' agent branches from the remote",
+    "replicas_to_ack": "replicas every write must reach (Redis WAIT) before coord reports it done; 0: the primary "
+    "alone",
 }
 
 _INT_KEYS = {f.name for f in fields(Config) if f.type == "int"}
 _BOOL_KEYS = {f.name for f in fields(Config) if f.type == "bool"}
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
-_OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace", "host"}
+_OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace", "host", "remote"}
+_ZERO_OK = {"replicas_to_ack"}  # whole numbers that may be 0
 
 
 def _role_list(value: object, source: str, key: str) -> tuple[str, ...]:
@@ -180,7 +189,7 @@ def _coerce(key: str, value: object, source: str) -> object:
             number = int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: {key} must be a whole number, got {value!r}", None) from None
-        if number <= 0:
+        if number < 0 or (number == 0 and key not in _ZERO_OK):
             raise ConfigError(f"{source}: {key} must be positive, got {number}", None)
         return number
     if not isinstance(value, str):
@@ -189,6 +198,9 @@ def _coerce(key: str, value: object, source: str) -> object:
         return None
     if key == "worktree_dir":
         _check_worktree_dir(value, source)
+    if key == "remote" and (value.startswith("-") or not value.replace("-", "").replace("_", "").replace(".", "")
+                            .replace("/", "").isalnum() or not value.isascii()):
+        raise ConfigError(f"{source}: remote must be a git remote name, got {value[:40]!r}", 'e.g. remote = "origin"')
     if key == "host" and (len(value) > 200 or not value.isprintable() or not value.strip()):
         raise ConfigError(f"{source}: host must be a short printable machine name, got {value[:40]!r}",
                           "e.g. COORD_HOST=build-box-2")
@@ -210,6 +222,16 @@ def _check_worktree_dir(value: str, source: str) -> None:
             f"{source}: worktree_dir must be a folder inside the repository, got {value!r}",
             'use a relative path such as ".worktrees"',
         )
+
+
+def _has_secret(url: str) -> bool:
+    """Whether a URL carries a password (user:password@): never allowed in a committed file."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
 
 
 def _problem(exc: CoordError) -> str:
@@ -297,6 +319,11 @@ def load_config(root: Path | None, environ: Mapping[str, str] | None = None) -> 
                     problems.append(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
                     continue
                 take(key, raw, str(path))
+                if key == "redis_url" and values.get(key) and _has_secret(str(values[key])):
+                    problems.append(f"{path}: redis_url holds a password, and coord.toml is committed (remove it "
+                                    "from the URL; give it in COORD_REDIS_PASSWORD or .git/coord/redis-auth, mode "
+                                    "0600)")
+                    failed.add(key)
     for key in known:
         env_key = ENV_PREFIX + key.upper()
         if env_key in environ:

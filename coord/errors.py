@@ -64,6 +64,11 @@ class StoreUnavailableError(CoordError):
     exit_code = 5
 
 
+class NotDurableError(StoreUnavailableError):
+    """A write reached the primary but not `replicas_to_ack` replicas in time: it is not reported
+    as done, because a failover could lose it."""
+
+
 class IdentityError(CoordError):
     """The role is held by another live session, or the identity does not match the checkout."""
 
@@ -124,7 +129,7 @@ EXIT_CODES: dict[int, str] = {
     2: "invalid input or usage (bad role, ref, message type or body)",
     3: "not found (branch, worktree, registration)",
     4: "uncommitted changes or wrong branch block the step",
-    5: "the coordination Redis cannot be reached",
+    5: "the coordination Redis cannot be reached (or did not replicate a write in time)",
     6: "identity refused (role held by another live session, or wrong checkout)",
     7: "unexpected git failure",
     8: "bad configuration (coord.toml or COORD_<KEY>)",

@@ -200,9 +200,14 @@ def create_branch(repo: Path, branch: str, start: str) -> None:
 
 
 def commit_tree(
-    repo: Path, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str] | None = None
+    repo: Path, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str] | None = None,
+    sign: bool | None = None,
 ) -> str:
+    """A commit object (no ref moves). sign: None follows commit.gpgsign as git does, False never
+    signs (coord's own backups), True always signs."""
     args = ["commit-tree", tree]
+    if sign is not None:
+        args.append("-S" if sign else "--no-gpg-sign")
     for parent in parents:
         args += ["-p", parent]
     args += ["-m", message]

@@ -174,14 +174,9 @@ def _facts(paths: RepoPaths, config: Config, role: str, path: Path, entry: git.W
 
 
 def _refuse_overwrites(role: str, path: Path, head: str, target: str) -> None:
-    text = git.run(path, "diff", "--name-only", "--no-renames", "--diff-filter=A", "-z", head, target).stdout
-    blocked = blocking_untracked((p for p in text.split("\0") if p), lambda p: os.path.lexists(path / p))
-    if blocked:
-        raise DirtyStateError(
-            f"syncing would write over {len(blocked)} untracked or ignored file(s) in the {role} worktree: "
-            f"{', '.join(blocked[:SHOWN])}{' and more' if len(blocked) > SHOWN else ''}; nothing was changed",
-            "move them away (or commit them), then sync again",
-        )
+    from coord.worktree.overwrites import refuse_destroying
+
+    refuse_destroying(path, head, target, "syncing", f"the {role} worktree", "sync again")
 
 
 def sync(paths: RepoPaths, config: Config, role: str) -> SyncResult:
@@ -213,8 +208,11 @@ def sync(paths: RepoPaths, config: Config, role: str) -> SyncResult:
         identity = _identity(path, role)
         _refuse_overwrites(role, path, facts.head, merged.tree)
         message = f"Merge {facts.base} into {facts.branch}\n\nSynced by coord agent.sync."
-        commit = git.commit_tree(path, merged.tree, [facts.head, facts.base_tip], message, env=identity)
+        from coord.worktree.policy import policy_commit
+
+        # the repository's merge hooks and commit.gpgsign, as git merge honours them
+        commit = policy_commit(path, merged.tree, [facts.head, facts.base_tip], message, "the sync", env=identity)
         # The commit exists before the worktree moves: it only ever fast-forwards to it.
-        git.merge_ff_only(path, commit)
+        git.merge_ff_only(path, commit)  # git runs the post-merge hook itself here
         result.commit = commit
         return result

@@ -125,7 +125,7 @@ def radar_tips(
         tips.append(BranchTip(config.main_role, base, base_sha, base=True))
     for role, entry in sorted(by_role.items()):
         if role != config.main_role and role in config.roles and entry.head \
-                and entry.branch == AGENT_BRANCH.format(role=role):
+                and entry.branch and entry.branch.endswith(AGENT_BRANCH.format(role=role)):  # or REMOTE/agent/…
             tips.append(BranchTip(role, entry.branch, entry.head))
     return tips
 
@@ -246,6 +246,10 @@ def _gather(
     else:
         roles = list(config.roles if asked is None else asked)
     by_role = {r: e for r, e in found.items() if r in roles}
+    if not worktrees_only:  # roles working on another machine: their branch fetched from the remote
+        from coord.remote import elsewhere_entries
+
+        by_role.update(elsewhere_entries(paths, config, [r for r in roles if r not in by_role]))
     dirty_jobs: dict[str, Future[bool]] = {}
     for role, entry in by_role.items():
         if dirty_cache is not None and role in dirty_cache:
