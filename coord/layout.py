@@ -37,6 +37,7 @@ class LayoutFacts:
     git_dir: Path  # its own git directory
     common_dir: Path  # the shared git directory
     config: dict[str, str]  # the common directory's config (lowercased section.key -> value)
+    git_dir_exists: bool = True  # the .git file's target is there (not a worktree git has forgotten)
 
 
 def _truthy(value: str | None) -> bool:
@@ -46,6 +47,13 @@ def _truthy(value: str | None) -> bool:
 def layout_problem(facts: LayoutFacts) -> EnvironmentProblemError | None:
     """The refusal for a layout coord cannot work in, or None when it can."""
     common = facts.common_dir
+    if not facts.git_dir_exists:
+        return EnvironmentProblemError(
+            f"{facts.toplevel}/.git points to {facts.git_dir}, which is not there: git no longer knows this "
+            "worktree (pruned after a move by hand, or its repository moved)",
+            f"if the repository moved: git worktree repair {facts.toplevel}, run in its main checkout; otherwise "
+            "copy your files out and set the role up again (coord agent.setup ROLE)",
+        )
     is_main = facts.git_dir == common
     in_modules = any(
         common.parts[i] == ".git" and common.parts[i + 1] == "modules" for i in range(len(common.parts) - 1)

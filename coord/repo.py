@@ -85,7 +85,7 @@ def find_repo(start: Path | str | None = None) -> RepoPaths:
         common = Path(os.path.realpath(common))
         toplevel = Path(os.path.realpath(folder))
         git_dir = Path(os.path.realpath(git_dir))
-        check_layout(LayoutFacts(toplevel, git_dir, common, _config_of(common)))
+        check_layout(LayoutFacts(toplevel, git_dir, common, _config_of(common), git_dir.is_dir()))
         return RepoPaths(toplevel=toplevel, git_dir=git_dir, common_dir=common, main_root=common.parent)
     raise EnvironmentProblemError(
         f"{here} is not inside a git repository", "cd into the repository, or run `git init`"

@@ -52,7 +52,13 @@ def ensure_identity(worktree: Path, role: str) -> list[str]:
 def ensure_gitignore(main_root: Path, worktree_dir: str) -> bool:
     """Add the worktree folder to the main checkout's .gitignore once (left uncommitted for the user)."""
     path = main_root / GITIGNORE
-    text = path.read_text(encoding="utf-8") if path.is_file() else None
+    if path.is_file():
+        text: str | None = path.read_text(encoding="utf-8")
+    else:
+        # Absent from the checkout but tracked (a sparse checkout that leaves it out): start from the
+        # committed text, or writing the one line would read as deleting every rule the user has.
+        shown = git.run(main_root, "show", f":{GITIGNORE}", ok=(0, 128))
+        text = shown.stdout if shown.code == 0 else None
     new = gitignore_with_entry(text, worktree_dir)
     if new is None:
         return False
@@ -95,7 +101,10 @@ def check_worktree_folder(paths: RepoPaths, config: Config, role: str) -> None:
     directory is not matched by the `/.worktrees/` ignore line)."""
     main = paths.main_root
     folder = config.worktree_dir.strip("/")
-    tracked = [p for p in git.run(main, "ls-files", "-z", "--", f":(top,literal){folder}").stdout.split("\0") if p]
+    parts = PurePosixPath(folder).parts
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts))]  # a tracked FILE on the way also blocks it
+    listed = git.run(main, "ls-files", "-z", "--", *(f":(top,literal){p}" for p in (folder, *prefixes))).stdout
+    tracked = [p for p in listed.split("\0") if p == folder or p.startswith(folder + "/") or p in prefixes]
     if tracked:
         shown = ", ".join(tracked[:3]) + (f" and {len(tracked) - 3} more" if len(tracked) > 3 else "")
         raise ConfigError(

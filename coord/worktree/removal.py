@@ -228,7 +228,8 @@ def teardown(
     if role == config.main_role:
         raise InvalidInputError(f"{role} is the main role and has no worktree", "name an agent role")
     check_placement(paths, config, role)  # a worktree moved with `git worktree move` keeps its role
-    facts, _ = _teardown_facts(paths, config, role, disposable)
+    with repo_lock(paths):  # not while another teardown is removing the folder these facts come from
+        facts, _ = _teardown_facts(paths, config, role, disposable)
     confirmed = yes
     if facts.has_worktree or facts.folder_exists:
         _refuse_live_session(paths, config, role, warn)

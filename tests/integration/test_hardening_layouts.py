@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import HUMAN_EMAIL, ValkeyProcess, git, make_project, make_repo
 from tests.stress.support import COORD, clean_env, one_line_refusal
@@ -105,6 +107,14 @@ def core_worktree_set(tmp: Path) -> Path:
     return tmp / "repo"
 
 
+def pruned_worktree(tmp: Path) -> Path:
+    main = make_repo(tmp / "repo")
+    git(main, "worktree", "add", "-q", "-b", "agent/qa/active", str(main / ".worktrees" / "qa"))
+    (main / ".worktrees" / "qa").rename(tmp / "moved-by-hand")
+    git(main, "worktree", "prune")
+    return tmp / "moved-by-hand"
+
+
 REFUSED: dict[str, tuple[Callable[[Path], Path], str]] = {
     "submodule": (submodule, "submodule"),
     "inside a submodule's subfolder": (nested_submodule_folder, "submodule"),
@@ -114,6 +124,7 @@ REFUSED: dict[str, tuple[Callable[[Path], Path], str]] = {
     "bare repository with a linked checkout": (bare_with_checkout, "bare repository"),
     "bare repository in .git with a linked checkout": (bare_in_dot_git, "bare repository"),
     "core.worktree set": (core_worktree_set, "core.worktree"),
+    "a worktree git has forgotten": (pruned_worktree, "no longer knows this worktree"),
 }
 
 
@@ -172,6 +183,21 @@ def test_sparse_checkout_non_cone_is_supported(tmp_path: Path) -> None:
     git(main, "sparse-checkout", "set", "--no-cone", "/*", "!/drop.txt")
     assert not (main / "drop.txt").exists()
     agent_loop(main)
+
+
+def test_sparse_checkout_leaving_out_gitignore_keeps_its_rules(tmp_path: Path) -> None:
+    """The committed .gitignore is not in the checkout: setup's line is added to its rules, not
+    written in place of them (which would read as deleting every rule)."""
+    main = make_repo(tmp_path / "main")
+    (main / ".gitignore").write_text("node_modules/\n*.log\n")
+    git(main, "add", ".gitignore")
+    git(main, "commit", "-qm", "ignore rules")
+    git(main, "sparse-checkout", "set", "--no-cone", "/*", "!/.gitignore")
+    assert not (main / ".gitignore").exists()
+    assert coord(main, "agent.setup", "backend").returncode == 0
+    assert (main / ".gitignore").read_text() == "node_modules/\n*.log\n/.worktrees/\n"
+    diff = git(main, "diff", "--numstat", "--", ".gitignore").stdout.split()
+    assert diff[:2] == ["1", "0"]  # one line added, none removed
 
 
 def test_shallow_clone_is_supported_for_worktrees(tmp_path: Path) -> None:
@@ -310,3 +336,42 @@ def test_worktree_folder_under_a_tracked_folder_is_fine(tmp_path: Path) -> None:
     assert (repo / "docs" / "agents" / "backend" / "docs" / "guide.md").is_file()
     (repo / "docs" / "new.md").write_text("n\n")
     assert "docs/new.md" in git(repo, "status", "--porcelain", "-uall").stdout  # not hidden
+
+
+# -- any worktree_dir: accepted and harmless, or refused with nothing changed ---------------------------
+PARTS = ["src", "docs", "agents", ".worktrees", "README.md", "..", ".", ".git", "a b", "link", "sub"]
+
+
+@settings(max_examples=30)
+@given(parts=st.lists(st.sampled_from(PARTS), min_size=1, max_size=3), slash=st.booleans())
+def test_any_worktree_dir_is_harmless_or_refused(tmp_path_factory: pytest.TempPathFactory, parts: list[str],
+                                                 slash: bool) -> None:
+    """Whatever worktree_dir says: setup refuses it (a ConfigError, exit 8, the repository untouched),
+    or the worktree lands inside the repository and the new ignore line hides no tracked file and no
+    file added later to a tracked folder."""
+    from coord import worktree
+    from coord.config import load_config
+    from coord.errors import ConfigError
+    from coord.repo import find_repo
+
+    tmp = tmp_path_factory.mktemp("wtdir")
+    repo = make_repo(tmp / "repo")
+    for folder in ("src", "docs/sub"):
+        (repo / folder).mkdir(parents=True)
+        (repo / folder / "f.txt").write_text(folder)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "tracked folders")
+    os.symlink(tmp, repo / "link")
+    value = "/".join(parts) + ("/" if slash else "")
+    state = everything(repo)
+    try:
+        config = load_config(repo, {"COORD_WORKTREE_DIR": value})
+        result = worktree.setup(find_repo(repo), config, "backend")
+    except ConfigError:
+        assert everything(repo) == state
+        return
+    assert os.path.realpath(result.path).startswith(str(repo.resolve()) + "/")
+    assert git(repo, "ls-files", "-ci", "--exclude-standard").stdout == ""  # no tracked file ignored
+    for folder in ("", "src/", "docs/", "docs/sub/"):
+        (repo / f"{folder}new-file.txt").write_text("n")
+        assert f"{folder}new-file.txt" in git(repo, "status", "--porcelain", "-uall").stdout, (value, folder)

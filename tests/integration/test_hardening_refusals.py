@@ -149,12 +149,17 @@ def test_a_refused_setup_changes_nothing(tmp_path: Path, name: str) -> None:
     prepare, code, words = REFUSALS[name]
     args = prepare(repo)
     before = repo_state(repo)
-    for _ in range(2):  # and a rerun is refused the same way
+    for _ in range(2):  # and a rerun is refused the same way; session.start too, starting no server
         proc = coord(repo, *args)
         assert proc.returncode == code, proc.stderr
         assert words in one_line_refusal(proc)
         assert repo_state(repo) == before
+        if args[0] == "agent.setup" and len(args) == 2:  # session.start takes no --base
+            started = coord(repo, "session.start", *args[1:])
+            assert started.returncode == code and words in one_line_refusal(started)
+            assert repo_state(repo) == before
     assert git(repo, "config", "--local", "--get", "extensions.worktreeConfig", check=False).returncode == 1
+    assert not (repo / ".git" / "coord" / "redis.json").exists()
 
 
 def test_a_refused_setup_in_an_empty_repository_changes_nothing(tmp_path: Path) -> None:
@@ -168,6 +173,7 @@ def test_a_refused_setup_in_an_empty_repository_changes_nothing(tmp_path: Path) 
         assert "no commit yet" in one_line_refusal(proc)
         assert repo_state(repo) == before
     assert not (repo / ".gitignore").exists()
+    assert not (repo / ".git" / "coord" / "redis.json").exists()  # no server started for a refused start
 
 
 def test_a_setup_after_a_refusal_is_the_usual_one(tmp_path: Path) -> None:
@@ -311,3 +317,47 @@ def test_a_command_run_concurrently_with_itself(tmp_path: Path, args: tuple[str,
     leftovers = [p for p in repo.rglob("*") if ".tmp" in p.name or p.name.endswith("coord-tmp")]
     assert leftovers == []
     assert git(repo, "worktree", "list", "--porcelain").stdout.count("worktree ") == (2 if "backend" in args else 1)
+
+
+def _at_once(repo: Path, args: tuple[str, ...], count: int = 4) -> list[tuple[int, str]]:
+    procs = [subprocess.Popen([*COORD, *args], cwd=repo, env=clean_env(), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(count)]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert "Traceback" not in err, err
+        results.append((proc.returncode, out + err))
+    return results
+
+
+def test_merge_and_teardown_run_concurrently_with_themselves(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    ok(repo, "agent.setup", "backend")
+    wt = repo / ".worktrees" / "backend"
+    (wt / "a.txt").write_text("a\n")
+    git(wt, "add", "a.txt")
+    git(wt, "commit", "-qm", "a")
+    (repo / "m.txt").write_text("m\n")
+    git(repo, "add", "m.txt")
+    git(repo, "commit", "-qm", "m")
+    merges = _at_once(repo, ("agent.merge", "backend"))
+    assert all(code == 0 for code, _ in merges)
+    assert sum("with merge commit" in text for _, text in merges) == 1  # one merge, the others found it done
+    assert sum("already merged" in text for _, text in merges) == 3
+    assert git(repo, "rev-list", "--count", "--merges", "HEAD").stdout.strip() == "1"
+    downs = _at_once(repo, ("agent.teardown", "backend"))
+    assert sorted(code for code, _ in downs) == [0, 3, 3, 3], downs  # one removes; the others find nothing
+    assert not wt.exists() and git(repo, "branch", "--list", "agent/*").stdout == ""
+
+
+@pytest.mark.parametrize("args", [("agent.setup", "backend"), ("presence",), ("msg.send", "backend", "INFO", "hi"),
+                                  ("session.start", "backend"), ("redis.up",)])
+def test_a_file_system_refusal_is_one_line_exit_9(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """coord's state folder is a file here: the OS refuses, coord says so in one line (no traceback)."""
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".git" / "coord").write_text("not a folder\n")
+    before = repo_state(repo)
+    proc = coord(repo, *args)
+    assert proc.returncode == 9, proc.stderr
+    assert ".git/coord" in one_line_refusal(proc)
+    assert repo_state(repo) == before
