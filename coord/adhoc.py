@@ -64,7 +64,7 @@ def _lock(path: Path) -> int:
 
 
 def _write(path: Path, names: tuple[str, ...]) -> None:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}.{os.urandom(4).hex()}")  # unique per call (threads too)
     tmp.write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
     os.replace(tmp, path)  # readers see the old list or the new one, never half a file
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from coord import adhoc
-from coord.errors import ConfigError, InvalidInputError
+from coord.errors import ConfigError, CoordError, InvalidInputError, SettingsError
 from coord.identity import check_role_syntax
 
 CONFIG_FILE = "coord.toml"
@@ -49,6 +49,9 @@ class Config:
     team: tuple[str, ...] = ()  # roles `coord team.up` starts with no ROLE given; () = every role
     agent_command: str = "claude"  # the agent CLI team.up starts in each role's tmux window
     agent_command_by_role: tuple[tuple[str, str], ...] = ()  # (role, command): overrides agent_command
+    remote: str | None = None  # None: origin when the repository has it; "none": agent branches stay local
+    fetch_seconds: int = 30  # least time between two fetches of agent branches from the remote
+    replicas_to_ack: int = 0  # writes WAIT for this many replicas (0: the primary's answer is enough)
 
     def team_roles(self) -> tuple[str, ...]:
         """The roles team.up starts by default, main role included, in configured order."""
@@ -100,13 +103,19 @@ SETTING_HELP: dict[str, str] = {
     "team": "roles `coord team.up` starts when none are named (default: every role)",
     "agent_command": "the agent command line team.up runs in each role's tmux window",
     "agent_command_by_role": "per-role agent commands: a [agent_command_by_role] table (JSON object in the env)",
+    "remote": "git remote agent branches are pushed to and fetched from, across machines (default: origin when it "
+    "exists; none: off)",
+    "fetch_seconds": "least time between two fetches of other machines' agent branches from the remote",
+    "replicas_to_ack": "replicas every write must reach (Redis WAIT) before coord reports it done; 0: the primary "
+    "alone",
 }
 
 _INT_KEYS = {f.name for f in fields(Config) if f.type == "int"}
 _BOOL_KEYS = {f.name for f in fields(Config) if f.type == "bool"}
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
-_OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace", "host"}
+_OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace", "host", "remote"}
+_ZERO_OK = {"replicas_to_ack"}  # whole numbers that may be 0
 
 
 def _role_list(value: object, source: str, key: str) -> tuple[str, ...]:
@@ -171,13 +180,16 @@ def _coerce(key: str, value: object, source: str) -> object:
             return value.strip().lower() in _TRUE
         raise ConfigError(f"{source}: {key} must be true or false, got {value!r}", None)
     if key in _INT_KEYS:
+        # bool is an int to Python and int(1.5) is 1: both would silently become another number.
         try:
-            if not isinstance(value, str | int | float):
+            if isinstance(value, bool) or not isinstance(value, str | int):
                 raise TypeError(value)
+            if isinstance(value, str) and not (value.strip().isascii() and value.strip().isdigit()):
+                raise ValueError(value)  # int() would take "٣", "1_0" or "+1": only plain digits are a count
             number = int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: {key} must be a whole number, got {value!r}", None) from None
-        if number <= 0:
+        if number < 0 or (number == 0 and key not in _ZERO_OK):
             raise ConfigError(f"{source}: {key} must be positive, got {number}", None)
         return number
     if not isinstance(value, str):
@@ -186,6 +198,9 @@ def _coerce(key: str, value: object, source: str) -> object:
         return None
     if key == "worktree_dir":
         _check_worktree_dir(value, source)
+    if key == "remote" and (value.startswith("-") or not value.replace("-", "").replace("_", "").replace(".", "")
+                            .replace("/", "").isalnum() or not value.isascii()):
+        raise ConfigError(f"{source}: remote must be a git remote name, got {value[:40]!r}", 'e.g. remote = "origin"')
     if key == "host" and (len(value) > 200 or not value.isprintable() or not value.strip()):
         raise ConfigError(f"{source}: host must be a short printable machine name, got {value[:40]!r}",
                           "e.g. COORD_HOST=build-box-2")
@@ -209,11 +224,89 @@ def _check_worktree_dir(value: str, source: str) -> None:
         )
 
 
+def _has_secret(url: str) -> bool:
+    """Whether a URL carries a password (user:password@): never allowed in a committed file."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
+
+
+def _problem(exc: CoordError) -> str:
+    return f"{exc.message} ({exc.fix})" if exc.fix else exc.message
+
+
+def validate(config: Config) -> list[str]:
+    """What is wrong with the settings taken together, one line per problem (empty: nothing).
+
+    Each value can be fine alone and the whole still broken: a session heartbeats every
+    heartbeat_seconds, is stale once its last heartbeat is stale_seconds old, and its liveness key
+    lapses after presence_ttl_seconds; unless heartbeat < stale <= ttl, a live, working session goes
+    stale (or loses its liveness) between its own heartbeats and another session takes its role.
+    """
+    problems = []
+    if config.main_role not in config.roles:
+        problems.append(f"main_role {config.main_role!r} is not one of the roles ({', '.join(config.roles)})"
+                        " (add it to roles or change main_role)")
+    unknown_team = [r for r in (*config.team, *dict(config.agent_command_by_role)) if r not in config.roles]
+    if unknown_team:
+        problems.append(f"team settings name roles that are not configured: {', '.join(sorted(set(unknown_team)))}"
+                        f" (use some of: {', '.join(config.roles)})")
+    beat, stale, ttl = config.heartbeat_seconds, config.stale_seconds, config.presence_ttl_seconds
+    if beat >= stale:
+        problems.append(f"heartbeat_seconds ({beat}) must be smaller than stale_seconds ({stale}): a live session "
+                        "would go stale between its own heartbeats (raise stale_seconds or lower heartbeat_seconds)")
+    if stale > ttl:
+        problems.append(f"stale_seconds ({stale}) must not exceed presence_ttl_seconds ({ttl}): a live session's "
+                        "liveness would lapse before it counts as stale (raise presence_ttl_seconds)")
+    if config.redis_url:
+        from coord.resp import parse_url  # only with a URL set: the hooks' default path stays light
+
+        try:
+            parse_url(config.redis_url)
+        except InvalidInputError as exc:
+            problems.append(f"redis_url: {_problem(exc)}")
+    if config.base_branch is not None:
+        problem = base_branch_problem(config.base_branch)
+        if problem:
+            problems.append(problem)
+    from coord.claims import check_offline_policy
+
+    try:
+        check_offline_policy(config.claims_when_offline)
+    except ConfigError as exc:
+        problems.append(_problem(exc))
+    return problems
+
+
+def base_branch_problem(name: str) -> str | None:
+    """base_branch must name a local branch by its short name: agents branch from it and merge
+    into it, and a merge can only move a local branch. What git itself would check (does it
+    exist; is it a remote-tracking branch) is coord.layout's, which can run git."""
+    if name.startswith(("refs/", "-")) or name in ("HEAD", "@") or any(
+        ch.isspace() or ch in "~^:?*[\\" or ord(ch) < 32 for ch in name
+    ) or ".." in name or name.endswith((".lock", "/", ".")):
+        return f"base_branch {name!r} is not a local branch name (name one, e.g. base_branch = \"main\")"
+    return None
+
+
 def load_config(root: Path | None, environ: Mapping[str, str] | None = None) -> Config:
     """Resolve the settings for the repository at root (None: defaults and environment only)."""
     environ = os.environ if environ is None else environ
     known = {f.name for f in setting_fields()}
     values: dict[str, Any] = {}
+    problems: list[str] = []
+    failed: set[str] = set()
+
+    def take(key: str, raw: object, source: str) -> None:
+        try:
+            values[key] = _coerce(key, raw, source)
+        except ConfigError as exc:
+            problems.append(_problem(exc))
+            failed.add(key)
+
     if root is not None:
         path = root / CONFIG_FILE
         if path.is_file():
@@ -223,27 +316,23 @@ def load_config(root: Path | None, environ: Mapping[str, str] | None = None) -> 
                 raise ConfigError(f"{path} is not valid TOML: {exc}", "fix or remove the file") from None
             for key, raw in data.items():
                 if key not in known:
-                    raise ConfigError(f"{path}: unknown setting {key!r}", f"known: {', '.join(sorted(known))}")
-                values[key] = _coerce(key, raw, str(path))
+                    problems.append(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
+                    continue
+                take(key, raw, str(path))
+                if key == "redis_url" and values.get(key) and _has_secret(str(values[key])):
+                    problems.append(f"{path}: redis_url holds a password, and coord.toml is committed (remove it "
+                                    "from the URL; give it in COORD_REDIS_PASSWORD or .git/coord/redis-auth, mode "
+                                    "0600)")
+                    failed.add(key)
     for key in known:
         env_key = ENV_PREFIX + key.upper()
         if env_key in environ:
-            values[key] = _coerce(key, environ[env_key], env_key)
+            take(key, environ[env_key], env_key)
     config = replace(Config(), **values)
-    if config.main_role not in config.roles:
-        raise ConfigError(
-            f"main_role {config.main_role!r} is not one of the roles ({', '.join(config.roles)})",
-            "add it to roles or change main_role",
-        )
-    unknown_team = [r for r in (*config.team, *dict(config.agent_command_by_role)) if r not in config.roles]
-    if unknown_team:
-        raise ConfigError(
-            f"team settings name roles that are not configured: {', '.join(sorted(set(unknown_team)))}",
-            f"use some of: {', '.join(config.roles)}",
-        )
-    from coord.claims import check_offline_policy
-
-    check_offline_policy(config.claims_when_offline)
+    # A setting already refused is judged by its default here: a line about it would mislead.
+    problems.extend(p for p in validate(config) if not any(key in p for key in failed))
+    if problems:
+        raise SettingsError(problems)
     if root is not None:
         extra = tuple(n for n in adhoc.read(root) if n not in config.roles)
         if extra:

@@ -114,7 +114,7 @@ def read_state(paths: RepoPaths) -> ServerState | None:
 def _write_state(paths: RepoPaths, state: ServerState) -> None:
     """Atomically, mode 0600 from the first byte: the URL carries the password."""
     target = _state_path(paths)
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    tmp = target.with_suffix(f".tmp{os.getpid()}.{os.urandom(4).hex()}")  # unique per call, not per process
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(state.__dict__, fh)

@@ -64,6 +64,11 @@ class StoreUnavailableError(CoordError):
     exit_code = 5
 
 
+class NotDurableError(StoreUnavailableError):
+    """A write reached the primary but not `replicas_to_ack` replicas in time: it is not reported
+    as done, because a failover could lose it."""
+
+
 class IdentityError(CoordError):
     """The role is held by another live session, or the identity does not match the checkout."""
 
@@ -80,6 +85,18 @@ class ConfigError(CoordError):
     """coord.toml or a COORD_<KEY> variable holds a value coord cannot use."""
 
     exit_code = 8
+
+
+class SettingsError(ConfigError):
+    """Several settings are wrong at once: each problem gets its own line (fixing one at a time,
+    rerunning after each, is what a single-problem error would make a user do)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = tuple(problems)
+
+    def line(self) -> str:
+        return "\n".join(f"coord: {p}".replace("\n", " ") for p in self.problems)
 
 
 class EnvironmentProblemError(CoordError):
@@ -112,7 +129,7 @@ EXIT_CODES: dict[int, str] = {
     2: "invalid input or usage (bad role, ref, message type or body)",
     3: "not found (branch, worktree, registration)",
     4: "uncommitted changes or wrong branch block the step",
-    5: "the coordination Redis cannot be reached",
+    5: "the coordination Redis cannot be reached (or did not replicate a write in time)",
     6: "identity refused (role held by another live session, or wrong checkout)",
     7: "unexpected git failure",
     8: "bad configuration (coord.toml or COORD_<KEY>)",

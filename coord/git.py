@@ -200,9 +200,14 @@ def create_branch(repo: Path, branch: str, start: str) -> None:
 
 
 def commit_tree(
-    repo: Path, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str] | None = None
+    repo: Path, tree: str, parents: Sequence[str], message: str, env: Mapping[str, str] | None = None,
+    sign: bool | None = None,
 ) -> str:
+    """A commit object (no ref moves). sign: None follows commit.gpgsign as git does, False never
+    signs (coord's own backups), True always signs."""
     args = ["commit-tree", tree]
+    if sign is not None:
+        args.append("-S" if sign else "--no-gpg-sign")
     for parent in parents:
         args += ["-p", parent]
     args += ["-m", message]
@@ -236,10 +241,12 @@ def parse_merge_tree(stdout: str, code: int) -> MergeTreeResult:
     return MergeTreeResult(clean=clean, tree=tree, conflicted_files=() if clean else tuple(files))
 
 
-def merge_ff_only(repo: Path, commit: str) -> None:
+def merge_ff_only(repo: Path, commit: str, verify_signatures: bool | None = None) -> None:
     """Advance the checked-out branch to commit; git refuses (and changes nothing) unless it is a
-    fast-forward that overwrites no local change."""
-    run(repo, "merge", "--ff-only", "--no-edit", "--quiet", commit)
+    fast-forward that overwrites no local change. verify_signatures False: coord already checked
+    the incoming tip and is moving to its own merge commit."""
+    extra = [] if verify_signatures is None else [f"--{'' if verify_signatures else 'no-'}verify-signatures"]
+    run(repo, "merge", "--ff-only", "--no-edit", "--quiet", *extra, commit)
 
 
 # --- working tree state -----------------------------------------------------------------

@@ -86,9 +86,10 @@ def locate(payload: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[Any,
     """The session's checkout and its config. The project directory (where the session started
     and whose settings it loaded) wins over the payload's cwd, which moves with the agent."""
     from coord.config import load_config
+    from coord.held_checkout import current_dir, gone_worktree
     from coord.repo import find_repo
 
-    candidates = [environ.get("CLAUDE_PROJECT_DIR"), payload.get("cwd"), os.getcwd()]
+    candidates = [environ.get("CLAUDE_PROJECT_DIR"), payload.get("cwd"), current_dir()]
     last: CoordError | None = None
     for start in candidates:
         if not isinstance(start, str) or not start:
@@ -98,7 +99,9 @@ def locate(payload: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[Any,
         except CoordError as exc:
             last = exc
             continue
-        return paths, load_config(paths.main_root, environ)
+        config = load_config(paths.main_root, environ)
+        gone_worktree(start, paths, config.worktree_dir)  # a deleted worktree must not become the main checkout
+        return paths, config
     raise last or InvalidInputError("no directory to look for the repository in")
 
 
@@ -242,7 +245,7 @@ def on_pre_tool_use(payload: Mapping[str, Any], environ: Mapping[str, str]) -> d
         if config.claims_when_offline == "deny":
             return pre_tool_use_deny(
                 f"{exc.line()}. File claims cannot be checked and claims_when_offline is deny, so edits wait "
-                "until Redis is back (coord redis.up)."
+                "until Redis is back" + ("." if config.redis_url else " (coord redis.up).")
             )
         return hook_output(event, system_message=f"{exc.line()}. File claims not checked; the edit goes on.")
     if hit is None:

@@ -61,6 +61,26 @@ def role_from_email(email: str | None) -> str | None:
     return local
 
 
+def role_of_branch(branch: str | None) -> str | None:
+    """The role whose agent branch this is (agent/<role>/active), else None."""
+    if not branch:
+        return None
+    parts = branch.removeprefix("refs/heads/").split("/")
+    if len(parts) == 3 and parts[0] == "agent" and parts[2] == "active" and ROLE_PATTERN.fullmatch(parts[1]):
+        return parts[1]
+    return None
+
+
+def role_of_worktree(path: str, branch: str | None, folder: str) -> str | None:
+    """Whose worktree this is: the role of its agent branch wherever it sits (a `git worktree move`
+    moves the folder, not the role), else, for a worktree in the worktree folder on some other
+    branch or detached, its folder's name. None: not an agent worktree. Paths resolved."""
+    if role := role_of_branch(branch):
+        return role
+    head, _, name = path.rstrip("/").rpartition("/")
+    return name if head == folder.rstrip("/") else None
+
+
 @dataclass(frozen=True)
 class Identity:
     """A resolved role and where it came from (for messages that explain a refusal)."""

@@ -31,6 +31,7 @@ from coord.actor import Actor, email_from_git, resolve_actor
 from coord.catalog.claude import SERVER_NAME, Tool
 from coord.config import Config, load_config
 from coord.errors import CoordError, IdentityError, NotFoundError, SessionEndedError
+from coord.held_checkout import HeldCheckout, cwd_or
 from coord.messages import AGENT_TYPES, BROADCAST, MessageType, parse_agent_type
 from coord.repo import RepoPaths, find_repo
 
@@ -86,17 +87,20 @@ class Service:
         self.problem: CoordError | None = None
         self.state = RegistrationState.PENDING
         self.refusal: str | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered when a tool finds its checkout gone (_end_gone)
         # publish ids of sends that failed (the reply may have been lost after delivery): an identical
         # resend reuses the id, so the store recognises it and does not deliver it twice
         self._unsent: dict[tuple[str, str, str], str] = {}
         self._store: Store | None = None
         self._store_factory = store_factory
         self._radar_store: Store | None = None
+        self._checkout: HeldCheckout | None = None  # coord.held_checkout: is the worktree still there?
+        self._gone_said = False
         try:
             paths = find_repo(cwd if cwd is not None else os.getcwd())
             config = load_config(paths.main_root, environ)
             self.actor = resolve_actor(paths, config, environ, lambda: email_from_git(paths))
+            self._checkout = HeldCheckout(paths.toplevel)
         except CoordError as exc:
             self.problem = exc
 
@@ -113,10 +117,37 @@ class Service:
         if self.actor is None:
             assert self.problem is not None
             raise self.problem
+        self._check_checkout(self.actor)
         return self.actor
 
+    def _check_checkout(self, actor: Actor) -> None:
+        """The session's worktree must still be the one it started in (coord.held_checkout)."""
+        top = actor.paths.toplevel
+        if self._checkout is not None and not self._checkout.gone():
+            return
+        gone = NotFoundError(
+            f"this session's checkout {top} is gone (its worktree was torn down or deleted): it can no longer "
+            f"act as {actor.role}",
+            f"end this session; start a new one in a live worktree (coord session.start {actor.role})",
+        )
+        self._end_gone(actor, gone)
+        raise gone
+
+    def _end_gone(self, actor: Actor, gone: NotFoundError) -> None:
+        """The first time the checkout is found gone: said once, and this session's own presence is
+        ended (a deleted worktree must not look live until it goes stale). Never raises."""
+        self.state = RegistrationState.ENDED
+        if self._gone_said:
+            return
+        self._gone_said = True
+        log(gone.line())
+        with self._lock, contextlib.suppress(CoordError):  # held by another session, or Redis down: leave it
+            self._store_of(actor).deregister(actor.role, self.session_id)
+
     def store(self) -> "Store":
-        actor = self._require()
+        return self._store_of(self._require())
+
+    def _store_of(self, actor: Actor) -> "Store":
         if self._store is None:
             if self._store_factory is not None:
                 self._store = self._store_factory(actor.paths, actor.config)
@@ -128,6 +159,8 @@ class Service:
 
     def close(self) -> None:
         with self._lock:
+            if self._checkout is not None:
+                self._checkout.close()
             if self._store is not None:
                 self._store.close()
             if self._radar_store is not None:
@@ -228,7 +261,7 @@ class Service:
         from coord.claims import to_repo_pattern
 
         actor = self._require()
-        cwd = os.getcwd()
+        cwd = cwd_or(actor.paths.toplevel)
         patterns = [to_repo_pattern(p, cwd, str(actor.paths.toplevel)) if isinstance(p, str) else p for p in paths]
         done = self.call(lambda store, a: claim_store.claim(store, a.role, patterns, reason, ttl_seconds))
         return results.claimed(done.granted, done.removed_lapsed)
@@ -238,7 +271,7 @@ class Service:
         from coord.claims import to_repo_pattern
 
         actor = self._require()
-        cwd = os.getcwd()
+        cwd = cwd_or(actor.paths.toplevel)
         patterns = [to_repo_pattern(p, cwd, str(actor.paths.toplevel)) for p in paths or []]
         done = self.call(lambda store, a: claim_store.release(store, a.role, patterns))
         return results.released(done.released, done.not_held)
@@ -265,6 +298,10 @@ class Service:
                     from coord.store import open_store
 
                     self._radar_store = open_store(self.actor.paths, self.actor.config, start_server=False)
+            from coord.remote import push_quietly
+
+            # across machines: this agent's new commits go to the shared remote before the radar runs
+            push_quietly(self.actor.paths, self.actor.config, self.actor.role, log)
             radar.run_quietly(self.actor.paths, self.actor.config, self._radar_store, self.actor.role, log)
         except CoordError as exc:
             log(f"conflict radar: {exc.line()}")
@@ -281,6 +318,14 @@ class Service:
                     log(exc.line())
         self.close()
 
+    def _checkout_gone(self, actor: Actor) -> bool:
+        """True when the session's checkout is gone (see _end_gone)."""
+        try:
+            self._check_checkout(actor)
+            return False
+        except NotFoundError:
+            return True
+
     # -- background -----------------------------------------------------------------------
     def tick(self) -> None:
         """The automatic heartbeat: keeps a registered session live, retries a deferred or refused
@@ -291,6 +336,8 @@ class Service:
         if self.actor is None or self.state is RegistrationState.DEREGISTERED:
             return
         with self._lock:
+            if self._checkout_gone(self.actor):
+                return
             try:
                 if self.state is RegistrationState.REGISTERED:
                     try:

@@ -16,8 +16,9 @@ store new results, one script to announce new conflicts atomically (SADD decides
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ from coord.conflicts import (
     touched_files,
 )
 from coord.errors import CoordError, GitError, StoreUnavailableError
+from coord.identity import role_of_branch
 from coord.messages import MessageType
 from coord.repo import RepoPaths
 from coord.resp import Arg, items
@@ -122,12 +124,15 @@ def base_branch(paths: RepoPaths, config: Config) -> str | None:
     except OSError:
         return None
     prefix = "ref: refs/heads/"
-    return head[len(prefix):] if head.startswith(prefix) else None
+    name = head[len(prefix):] if head.startswith(prefix) else None
+    return None if role_of_branch(name) else name  # an agent's branch there is no base (worktree.base)
 
 
-def branch_tips(paths: RepoPaths, config: Config) -> list[BranchTip]:
+def branch_tips(paths: RepoPaths, config: Config, hosts: Mapping[str, str] | None = None) -> list[BranchTip]:
     """The base branch (under the main role's name) and every configured agent's branch, with
-    their tips, from one `git for-each-ref`."""
+    their tips, from one `git for-each-ref`. hosts (role -> the machine its session runs on) given:
+    a role on another machine, or with no branch here, is its branch fetched from the remote
+    (coord.remote; named REMOTE/agent/ROLE/active)."""
     _code, text = _git(paths.main_root, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads/")
     refs: dict[str, str] = {}
     for line in text.splitlines():
@@ -139,11 +144,20 @@ def branch_tips(paths: RepoPaths, config: Config) -> list[BranchTip]:
     if base and f"refs/heads/{base}" in refs:
         tips.append(BranchTip(config.main_role, base, refs[f"refs/heads/{base}"], base=True))
     agents = set(config.agent_roles())
+    local: dict[str, str] = {}
     for name, sha in sorted(refs.items()):
         if name.startswith(AGENT_PREFIX) and name.endswith(AGENT_SUFFIX):
             role = name[len(AGENT_PREFIX):-len(AGENT_SUFFIX)]
             if role in agents:
-                tips.append(BranchTip(role, name[len("refs/heads/"):], sha))
+                local[role] = sha
+    if hosts is None:
+        return tips + [BranchTip(role, f"agent/{role}/active", sha) for role, sha in sorted(local.items())]
+    from coord import remote
+    from coord.store import this_host
+
+    chosen = remote.choose(paths, config, sorted(agents), local, hosts, config.host or this_host())
+    for role, pick in sorted(chosen.items()):
+        tips.append(BranchTip(role, pick.ref.removeprefix("refs/heads/").removeprefix("refs/remotes/"), pick.tip))
     return tips
 
 
@@ -216,6 +230,19 @@ def _announce(store: Store, plan: WarnPlan) -> list[str]:
 Merger = Callable[[Path, str, str], MergeFacts]
 
 
+def _across_machines(paths: RepoPaths, config: Config, store: Store | None) -> dict[str, str] | None:
+    """With a shared remote: fetch other machines' agent branches (rate-limited) and say where each
+    role runs, so branch_tips uses their pushed branches. None without a remote (local branches only)."""
+    from coord import remote
+
+    name = remote.remote_name(paths, config)
+    if name is None:
+        return None
+    with contextlib.suppress(GitError):  # the remote is unreachable: compare what was fetched before
+        remote.fetch(paths, config, remote=name)
+    return remote.holder_hosts(store)
+
+
 def run(
     paths: RepoPaths, config: Config, store: Store | None, only: str | None = None, warn: bool = True,
     merger: Merger = merge_facts,
@@ -223,7 +250,7 @@ def run(
     """Compare the pairs (all, or only those of role `only`), from the cache where the tips are
     known, and announce new conflicts between live agents. With store None, or Redis down, the
     pairs are still compared (no cache, no warnings) and report.store_error says so."""
-    tips = branch_tips(paths, config)
+    tips = branch_tips(paths, config, _across_machines(paths, config, store))
     pairs = all_pairs(tips, only)
     fields = sorted({p.cache_field for p in pairs if p.a.tip != p.b.tip})
     report = RadarReport()

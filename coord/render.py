@@ -451,7 +451,7 @@ def record_hook_program(paths: RepoPaths) -> Path | None:
         if target.is_file() and target.read_text(encoding="utf-8").strip() == str(program):
             return program
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        tmp = target.with_suffix(f".tmp{os.getpid()}.{os.urandom(4).hex()}")  # unique per call, not per process
         tmp.write_text(f"{program}\n", encoding="utf-8")
         os.replace(tmp, target)
     except OSError:

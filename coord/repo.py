@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coord.errors import EnvironmentProblemError
+from coord.layout import LayoutFacts, check_layout
 
 STATE_DIR = "coord"  # under the git common directory: embedded server data, logs, URL
 HOOK_PROGRAM_FILE = f"{STATE_DIR}/hook-program"  # this machine's coord-hook, read by the hook scripts
@@ -55,8 +56,18 @@ def _read_pointer(path: Path, base: Path) -> Path:
     return Path(os.path.normpath(target))
 
 
+def _config_of(common: Path) -> dict[str, str]:
+    from coord.actor import parse_git_config
+
+    try:
+        return parse_git_config((common / "config").read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return {}
+
+
 def find_repo(start: Path | str | None = None) -> RepoPaths:
-    """The repository containing start (default: the current directory)."""
+    """The repository containing start (default: the current directory); a layout coord cannot
+    work in (coord.layout) is refused here, before any command creates anything."""
     here = Path(os.path.abspath(start if start is not None else os.getcwd()))
     for folder in (here, *here.parents):
         dot_git = folder / ".git"
@@ -72,13 +83,10 @@ def find_repo(start: Path | str | None = None) -> RepoPaths:
         except OSError:
             continue
         common = Path(os.path.realpath(common))
-        main_root = common.parent if common.name == ".git" else common
-        return RepoPaths(
-            toplevel=Path(os.path.realpath(folder)),
-            git_dir=Path(os.path.realpath(git_dir)),
-            common_dir=common,
-            main_root=Path(os.path.realpath(main_root)),
-        )
+        toplevel = Path(os.path.realpath(folder))
+        git_dir = Path(os.path.realpath(git_dir))
+        check_layout(LayoutFacts(toplevel, git_dir, common, _config_of(common), git_dir.is_dir()))
+        return RepoPaths(toplevel=toplevel, git_dir=git_dir, common_dir=common, main_root=common.parent)
     raise EnvironmentProblemError(
         f"{here} is not inside a git repository", "cd into the repository, or run `git init`"
     )

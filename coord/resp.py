@@ -46,6 +46,8 @@ class Endpoint:
     password: str | None = None
     ca_certs: str | None = None  # rediss: CA bundle to trust (?ssl_ca_certs=/path, as in redis-py)
     verify: bool = True  # rediss: ?ssl_cert_reqs=none turns certificate checks off
+    certfile: str | None = None  # rediss: this machine's client certificate (?ssl_certfile=, as in redis-py)
+    keyfile: str | None = None  # rediss: its private key (?ssl_keyfile=; default: in certfile)
 
     @property
     def tls(self) -> bool:
@@ -62,7 +64,8 @@ class Endpoint:
     def with_address(self, host: str, port: int) -> Endpoint:
         """The same credentials at another node (Cluster redirection)."""
         scheme = self.scheme if self.scheme != "unix" else "redis"
-        return Endpoint(scheme, host, port, "", 0, self.username, self.password, self.ca_certs, self.verify)
+        return Endpoint(scheme, host, port, "", 0, self.username, self.password, self.ca_certs, self.verify,
+                        self.certfile, self.keyfile)
 
 
 def parse_url(url: str) -> Endpoint:
@@ -85,6 +88,8 @@ def parse_url(url: str) -> Endpoint:
         path = parts.path.strip("/")
         db = int(path) if path else int(query.get("db", "0"))
         ca_certs = unquote(query["ssl_ca_certs"]) if query.get("ssl_ca_certs") else None
+        certfile, keyfile = (_path(query.get(k)) for k in ("ssl_certfile", "ssl_keyfile"))
+        ca_certs = _path(ca_certs)
         reqs = query.get("ssl_cert_reqs", "required").lower()
         if reqs not in ("required", "none"):
             raise ValueError("ssl_cert_reqs must be required or none")
@@ -94,7 +99,16 @@ def parse_url(url: str) -> Endpoint:
             f"cannot use Redis URL {shown}: {exc}",
             "use redis://[user:password@]host:port/db, rediss://... or unix:///path/to.sock",
         ) from None
-    return Endpoint(scheme, host, port, "", db, username, password, ca_certs, reqs == "required")
+    return Endpoint(scheme, host, port, "", db, username, password, ca_certs, reqs == "required", certfile, keyfile)
+
+
+def _path(value: str | None) -> str | None:
+    """A file named in a URL query: %-decoded, ~ expanded (one coord.toml URL fits every machine)."""
+    if not value:
+        return None
+    import os.path
+
+    return os.path.expanduser(unquote(value))
 
 
 def _redact(url: str) -> str:
@@ -266,6 +280,8 @@ class Connection:
                     if not endpoint.verify:
                         context.check_hostname = False
                         context.verify_mode = ssl.CERT_NONE
+                    if endpoint.certfile:
+                        context.load_cert_chain(endpoint.certfile, endpoint.keyfile)
                     sock = context.wrap_socket(sock, server_hostname=endpoint.host)
         except (OSError, ValueError) as exc:
             raise self._unavailable(_reason(exc)) from None

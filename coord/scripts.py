@@ -35,6 +35,18 @@ class Script:
             raise reply
         return reply
 
+    def run_then(
+        self, conn: Connection, keys: Sequence[str], args: Sequence[Arg], then: Sequence[Arg]
+    ) -> tuple[object, object]:
+        """run() with one more command in the same round trip (WAIT for replicas, coord.store):
+        (the script's reply, that command's reply)."""
+        first, after = conn.pipeline([["EVALSHA", self.sha, len(keys), *keys, *args], then])
+        if isinstance(first, RespError) and first.kind == "NOSCRIPT":
+            first, after = conn.pipeline([["EVAL", self.source, len(keys), *keys, *args], then])
+        if isinstance(first, RespError):
+            raise first
+        return first, after
+
 
 # Helpers shared by every script. Times are doubles (Unix seconds); they are written with
 # %.17g so a value read back in Python is bit-for-bit the double Lua compared.

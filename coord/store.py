@@ -19,7 +19,14 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from coord.config import Config
-from coord.errors import IdentityError, InvalidInputError, NotFoundError, SessionEndedError, StoreUnavailableError
+from coord.errors import (
+    IdentityError,
+    InvalidInputError,
+    NotDurableError,
+    NotFoundError,
+    SessionEndedError,
+    StoreUnavailableError,
+)
 from coord.identity import check_role_syntax, validate_role
 from coord.keys import Keys, clean_namespace
 from coord.messages import BROADCAST, LIFECYCLE_TYPES, Message, MessageType, check_body, parse_type
@@ -452,10 +459,11 @@ class Store:
             self.close()
 
     def _server_error(self, exc: RespError) -> StoreUnavailableError:
-        return StoreUnavailableError(
-            f"Redis at {self.url} answered with an error: {exc.message}",
-            "check the server (coord redis.status) and that it is Redis >= 7 or Valkey with Lua enabled",
-        )
+        if exc.kind == "NOPERM" or "no permissions" in exc.message:
+            fix = "give this machine's ACL user coord's line (coord.acl; README: A team on several machines)"
+        else:
+            fix = "check the server (coord redis.status) and that it is Redis >= 7 or Valkey with Lua enabled"
+        return StoreUnavailableError(f"Redis at {self.url} answered with an error: {exc.message}", fix)
 
     def _retrying(self, call: Callable[[Connection], T]) -> T:
         """Run call on the connection. With a URL callable (the embedded server), an unreachable
@@ -464,6 +472,8 @@ class Store:
             if self._carry_from:
                 self._carry(self.connection)
             return call(self.connection)
+        except NotDurableError:
+            raise  # the server answered: asking again would only write again
         except StoreUnavailableError as exc:
             if not callable(self._url):
                 # a configured server: `coord redis.up` cannot help, so the fix names the setting
@@ -489,9 +499,20 @@ class Store:
             if self._on_carried is not None:
                 self._on_carried(old)
 
+    def _run(self, script: Script, conn: Connection, keys: Sequence[str], args: Sequence[Arg]) -> object:
+        """The script, then (replicas_to_ack > 0) WAIT in the same round trip (coord.replication)."""
+        wanted = self.config.replicas_to_ack
+        if not wanted:
+            return script.run(conn, keys, args)
+        from coord.replication import check_acked, wait_command
+
+        reply, acked = script.run_then(conn, keys, args, wait_command(wanted))
+        check_acked(acked, wanted, conn.endpoint.display())
+        return reply
+
     def _script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> object:
         try:
-            return self._retrying(lambda conn: script.run(conn, keys, args))
+            return self._retrying(lambda conn: self._run(script, conn, keys, args))
         except StoreUnavailableError:
             self._failed()
             raise
@@ -517,6 +538,22 @@ class Store:
     def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[object]:
         """Several commands in one round trip; an error reply raises StoreUnavailableError."""
         return self._pipeline(commands)
+
+    # -- replication ----------------------------------------------------------------------
+    def wait_commands(self) -> list[list[Arg]]:
+        """Append to a pipeline that writes: [WAIT n ms] when replicas_to_ack > 0, else nothing."""
+        if not self.config.replicas_to_ack:
+            return []
+        from coord.replication import wait_command
+
+        return [wait_command(self.config.replicas_to_ack)]
+
+    def check_waited(self, replies: Sequence[object]) -> None:
+        """After a pipeline built with wait_commands(): NotDurableError unless enough replicas acked."""
+        if self.config.replicas_to_ack:
+            from coord.replication import check_acked
+
+            check_acked(replies[-1], self.config.replicas_to_ack, self.url)
 
     # -- time -----------------------------------------------------------------------------
     def time_commands(self) -> list[list[Arg]]:
@@ -589,8 +626,7 @@ class Store:
         if state[0] == "missing":
             raise NotFoundError(
                 f"role {role} is not registered, so it cannot heartbeat",
-                "register first (coord_register_presence, or start the session with `coord session.start "
-                f"{role}`)",
+                f"start the session with `coord session.start {role}` (its hooks and MCP server register it)",
             )
         if state[0] == "held":
             if state[3] == "1":
@@ -671,7 +707,8 @@ class Store:
             replies = self._pipeline([[
                 "XADD", self.keys.events, "MAXLEN", "~", EVENTS_MAXLEN, "*",
                 "sender", sender, "recipient", recipient, "type", kind.value, "body", body, *stamp,
-            ]])
+            ], *self.wait_commands()])
+            self.check_waited(replies)
             event_id = str(replies[0])
             when = float(stamp[1]) if stamp else id_seconds(event_id)
             return PublishResult(sender, recipient, kind, when, {"events": event_id}, True, publish_id)
@@ -681,11 +718,15 @@ class Store:
         keys = [self.keys.published(publish_id), self.keys.repeat(repeat_digest(sender, recipient, kind.value, body))]
         for role in targets:
             keys += [self.keys.inbox(role), self.keys.pending(role), self.keys.alive(role)]
-        reply = items(self._script(
-            PUBLISH, keys,
-            [sender, recipient, kind.value, body, self.now_arg(), PUBLISH_ID_TTL, self.config.repeat_limit,
-             self.config.repeat_window_seconds],
-        ))
+        try:
+            reply = items(self._script(
+                PUBLISH, keys,
+                [sender, recipient, kind.value, body, self.now_arg(), PUBLISH_ID_TTL, self.config.repeat_limit,
+                 self.config.repeat_window_seconds],
+            ))
+        except NotDurableError as exc:
+            # resending this publish id delivers nothing twice: the script remembers it
+            raise NotDurableError(f"{exc.message} (publish id {publish_id})", exc.fix) from None
         if reply[0] == "loop":
             sent, window = int(resp_number(reply[1])), int(resp_number(reply[2]))
             raise loop_error(sender, recipient, kind.value, sent, window, self.config)
@@ -790,7 +831,10 @@ def store_namespace(paths: RepoPaths, config: Config) -> str:
     """The `namespace` setting, else the project's (coord.namespace: from the root commit)."""
     if config.namespace:
         return config.namespace
+    from coord.layout import check_shallow_namespace
     from coord.namespace import resolve
+
+    check_shallow_namespace(paths.common_dir, bool(config.redis_url))
 
     return resolve(paths).namespace
 
@@ -809,7 +853,9 @@ def open_store(
         namespace = config.namespace
     else:
         from coord import namespace as project
+        from coord.layout import check_shallow_namespace
 
+        check_shallow_namespace(paths.common_dir, bool(config.redis_url))
         choice = project.resolve(paths)
         namespace, carry = choice.namespace, choice.carry_from
 
@@ -817,7 +863,10 @@ def open_store(
             project.mark_carried(paths, old)
 
     if config.redis_url:
-        return Store(config.redis_url, namespace, config, clock, timeout, carry, on_carried)
+        from coord.credentials import with_secret
+
+        url = with_secret(config.redis_url, paths.state_dir)
+        return Store(url, namespace, config, clock, timeout, carry, on_carried)
     from coord import embedded
 
     url = embedded.server_url(paths, start=start_server)

@@ -3,20 +3,22 @@
 The mirror of `agent.merge`, with the same guarantees: a refusal changes nothing. The order of
 the checks is the order of what could be lost: uncommitted tracked changes refuse (exit 4; coord
 never stashes); a conflict is computed with `git merge-tree --write-tree` before anything is
-touched (exit 1, files listed); untracked or ignored files the update would write over refuse
-(exit 4, named: git would overwrite ignored ones silently). Otherwise the branch fast-forwards,
-or a merge commit is built with `commit-tree` under the worktree's own identity (its user.name
-and user.email, so `git log` shows the agent made it) and the worktree fast-forwards to it: an
-interruption leaves it either untouched or fully synced. Untracked files elsewhere are left alone.
+touched (exit 1, files listed); untracked, ignored or hidden-edit files the update would write
+over or delete refuse (exit 4, named: coord.worktree.overwrites; git would overwrite ignored ones
+silently). Otherwise the branch fast-forwards, or a merge commit is built with `commit-tree` under
+the worktree's own identity (its user.name and user.email, so `git log` shows the agent made it),
+through the repository's merge hooks and signing (coord.worktree.policy), and the worktree
+fast-forwards to it: an interruption leaves it either untouched or fully synced. Untracked files
+elsewhere are left alone.
 
-The decisions (`decide_sync`, `blocking_untracked`, `check_caller`) are pure; `sync` gathers
-the facts with coord.git and acts. Shared by the `agent.sync` task and the cockpit.
+The decisions (`decide_sync`, `check_caller`) are pure; `sync` gathers the facts with coord.git
+and acts. Shared by the `agent.sync` task and the cockpit.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -95,12 +97,6 @@ def decide_sync(facts: SyncFacts) -> str:
     return FAST_FORWARD if facts.head_in_base else MERGE
 
 
-def blocking_untracked(added: Iterable[str], exists: Callable[[str], bool]) -> list[str]:
-    """Paths the update adds that already exist in the worktree although HEAD does not track them:
-    untracked or ignored files that git would write over (tracked changes were refused before)."""
-    return sorted(p for p in set(added) if exists(p))
-
-
 def conflict_error(role: str, branch: str, base: str, path: Path, files: Sequence[str]) -> MergeConflictError:
     return MergeConflictError(
         f"merging {base} into {branch} would conflict in {len(files)} file(s): {', '.join(files)}; "
@@ -174,14 +170,9 @@ def _facts(paths: RepoPaths, config: Config, role: str, path: Path, entry: git.W
 
 
 def _refuse_overwrites(role: str, path: Path, head: str, target: str) -> None:
-    text = git.run(path, "diff", "--name-only", "--no-renames", "--diff-filter=A", "-z", head, target).stdout
-    blocked = blocking_untracked((p for p in text.split("\0") if p), lambda p: os.path.lexists(path / p))
-    if blocked:
-        raise DirtyStateError(
-            f"syncing would write over {len(blocked)} untracked or ignored file(s) in the {role} worktree: "
-            f"{', '.join(blocked[:SHOWN])}{' and more' if len(blocked) > SHOWN else ''}; nothing was changed",
-            "move them away (or commit them), then sync again",
-        )
+    from coord.worktree.overwrites import refuse_destroying
+
+    refuse_destroying(path, head, target, "syncing", f"the {role} worktree", "sync again")
 
 
 def sync(paths: RepoPaths, config: Config, role: str) -> SyncResult:
@@ -202,6 +193,9 @@ def sync(paths: RepoPaths, config: Config, role: str) -> SyncResult:
         if kind == UP_TO_DATE:
             return result
         result.commits = git.ahead_behind(path, facts.base_tip, facts.head)[0]
+        from coord.worktree.policy import policy_commit, require_signed
+
+        require_signed(path, facts.base_tip, facts.base)  # merge.verifySignatures, as git merge checks it
         if kind == FAST_FORWARD:
             _refuse_overwrites(role, path, facts.head, facts.base_tip)
             git.merge_ff_only(path, facts.base_tip)
@@ -213,8 +207,9 @@ def sync(paths: RepoPaths, config: Config, role: str) -> SyncResult:
         identity = _identity(path, role)
         _refuse_overwrites(role, path, facts.head, merged.tree)
         message = f"Merge {facts.base} into {facts.branch}\n\nSynced by coord agent.sync."
-        commit = git.commit_tree(path, merged.tree, [facts.head, facts.base_tip], message, env=identity)
+        # the repository's merge hooks and commit.gpgsign, as git merge honours them
+        commit = policy_commit(path, merged.tree, [facts.head, facts.base_tip], message, "the sync", env=identity)
         # The commit exists before the worktree moves: it only ever fast-forwards to it.
-        git.merge_ff_only(path, commit)
+        git.merge_ff_only(path, commit, verify_signatures=False)  # git runs the post-merge hook itself here
         result.commit = commit
         return result

@@ -20,6 +20,7 @@ from coord.errors import InvalidInputError, MergeConflictError
 from coord.identity import role_email, role_name
 from coord.repo import RepoPaths
 from coord.tasks.boundary import commands, guarded, need_role, workspace
+from coord.tasks.branches import push
 
 if TYPE_CHECKING:
     from coord.store import Store
@@ -118,15 +119,18 @@ def _report_conflict(exc: MergeConflictError) -> None:
 def merge(c: object, role: str | None = None) -> None:
     """Merge agent/ROLE/active into the base branch in the main checkout (conflicts: exit 1, nothing changed)."""
     from coord import worktree
+    from coord.tasks.branches import after_merge, merge_source
 
     role = need_role(role, "coord agent.merge ROLE")
     paths, config = workspace()
     try:
-        result = worktree.merge(paths, config, role)
+        result = worktree.merge(paths, config, role, source=merge_source(paths, config, role))
     except MergeConflictError as exc:
         _report_conflict(exc)
         raise
     _print_merge(result)
+    if result.kind != "up-to-date":
+        after_merge(paths, config, result.base)
     _close_loop(paths, config, result)
 
 
@@ -170,6 +174,8 @@ def sync(c: object, role: str | None = None) -> None:
     else:
         print(f"merged {result.base} into {result.branch} with merge commit {result.commit[:8]} "
               f"({_count(result.commits)} from {result.base})")
+    for note in result.notes:
+        print(f"coord: warning: {note}", file=sys.stderr)
 
 
 def _ask(question: str) -> bool:
@@ -215,8 +221,13 @@ def teardown(c: object, role: str | None = None, merge: bool = False, abandon: b
     if result.merge is not None:
         _print_merge(result.merge)
         _close_loop(paths, config, result.merge)
-    if result.backup_ref:
+    if result.backup_ref and not result.unsaved:
         print(f"saved all of {role}'s work under {result.backup_ref}")
+    elif result.backup_ref:
+        more = len(result.unsaved) - 5
+        shown = ", ".join(result.unsaved[:5]) + (f" and {more} more" if more > 0 else "")
+        print(f"saved {role}'s work under {result.backup_ref}, except ignored files over the backup's size "
+              f"limit, deleted with the worktree: {shown}")
     if result.removed:
         print(f"removed worktree {_shown(result.path, paths.main_root)}")
     if result.branch_deleted:
@@ -237,6 +248,8 @@ def restore(c: object, role: str | None = None, ref: str | None = None) -> None:
     paths, config = workspace()
     result = worktree.restore(paths, config, role, ref=ref)
     print(f"restored {result.ref} into {_shown(result.path, paths.main_root)} on branch {result.branch}")
+    for note in result.notes:
+        print(note)
 
 
 # --- conflict radar and file claims -------------------------------------------------------------
@@ -338,7 +351,7 @@ def precommit(c: object) -> None:
     from coord.actor import email_from_files, resolve_role
     from coord.claims import describe_claim, offline_decision
     from coord.errors import ClaimConflictError, CoordError, StoreUnavailableError
-    from coord.store import open_store
+    from coord.store import open_store, unreachable_fix
 
     paths, config = workspace()
     try:
@@ -358,7 +371,7 @@ def precommit(c: object) -> None:
             return
         raise StoreUnavailableError(
             f"claims cannot be checked ({exc.message}) and claims_when_offline is deny",
-            "start Redis (coord redis.up), or commit with --no-verify",
+            f"{unreachable_fix(config)}, or commit with --no-verify",
         ) from None
     if hits:
         import time
@@ -372,5 +385,6 @@ def precommit(c: object) -> None:
         )
 
 
-collection = Collection("agent", setup, list_, merge, sync, teardown, restore, conflicts, claims, guard, precommit)
+collection = Collection("agent", setup, list_, merge, sync, teardown, restore, conflicts, claims, guard, precommit,
+                        push)
 top_level: list[Task[Any]] = []

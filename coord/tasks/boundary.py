@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 from invoke.exceptions import Exit
 
 from coord.config import Config, load_config
-from coord.errors import CoordError, InvalidInputError
+from coord.errors import CoordError, EnvironmentProblemError, InvalidInputError
 from coord.repo import RepoPaths, find_repo
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,8 +32,20 @@ def guarded(fn: F) -> F:
             return fn(*args, **kwargs)
         except CoordError as exc:
             raise Exit(exc.line(), code=exc.exit_code) from None
+        except OSError as exc:
+            # The file system said no (permissions, a file where a folder must be, a full disk):
+            # the environment's problem (exit 9), told in one line, not a traceback.
+            problem = os_problem(exc)
+            raise Exit(problem.line(), code=problem.exit_code) from None
 
     return cast(F, wrapper)
+
+
+def os_problem(exc: OSError) -> EnvironmentProblemError:
+    """An OSError as coord's one-line environment problem (exit 9)."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return EnvironmentProblemError(f"{exc.strerror or exc}{where}",
+                                   "check that path: its permissions, what is there, free space")
 
 
 def workspace(start: Path | None = None) -> tuple[RepoPaths, Config]:

@@ -17,7 +17,7 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("team", "who is working, and where", ("team.*", "status", "watch", "presence", "agent.list")),
     ("mail", "messages between roles", ("msg.*",)),
     ("merge", "collisions, claims and merging", ("agent.conflicts", "agent.claims", "agent.merge", "agent.sync",
-      "agent.guard",
+      "agent.push", "agent.guard",
                                                  "agent.precommit", "merge.*")),
     ("server", "the coordination server", ("redis.*", "mcp")),
 )

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from coord.tasks.boundary import commands, guarded, workspace
+
+if TYPE_CHECKING:
+    from coord.repo import RepoPaths
 
 
 def _render(c: object, check: bool, force: bool) -> None:
@@ -24,6 +28,10 @@ def _render(c: object, check: bool, force: bool) -> None:
         print(f"coord: {len(files)} generated files are up to date in {root}")
         return
     changed = render.write(root, files, force=force)
+    secret = _record_redis_secret(paths)
+    if secret:
+        changed = [*changed, *secret[:-1]]
+        print(f"coord: the Redis password is kept in {secret[-1]} (mode 0600, never committed)")
     if paths.is_main:
         from coord import worktree
 
@@ -48,6 +56,18 @@ RENDER_HELP = {"check": "write nothing; exit 12 naming every file that differs",
 def init(c: object, check: bool = False, force: bool = False) -> None:
     """Render the Claude Code hooks, settings, .mcp.json, rules and CLAUDE.md section into this checkout."""
     _render(c, check, force)
+
+
+def _record_redis_secret(paths: RepoPaths) -> list[str]:
+    """COORD_REDIS_URL with a password: keep the secret in .git/coord, the bare URL in coord.toml."""
+    import os
+
+    url = os.environ.get("COORD_REDIS_URL", "")
+    if not url or not paths.is_main:
+        return []
+    from coord.credentials import record
+
+    return record(paths.main_root, paths.state_dir, url)
 
 
 @task(name="render", help=RENDER_HELP)

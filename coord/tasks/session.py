@@ -62,11 +62,19 @@ def store_line(paths: RepoPaths, config: Config) -> str:
 def refuse_if_live_elsewhere(paths: RepoPaths, config: Config, role: str) -> None:
     """A role is held by one live session in the whole team: setting it up on this machine while it
     is live on another is refused, naming that machine (exit 6). Redis down: not checked here (the
-    agent's hooks check again on every turn)."""
+    agent's hooks check again on every turn). Never starts the embedded server: one that is not
+    running holds no live session, and a refused session.start must not leave a server behind."""
+    from coord.identity import validate_role
     from coord.store import open_store
 
+    validate_role(role, config.roles)
+    if not config.redis_url:
+        from coord import embedded
+
+        if embedded.running_state(paths) is None:
+            return  # nobody is live on a server that is not running
     try:
-        with open_store(paths, config, start_server=True) as store:
+        with open_store(paths, config, start_server=False) as store:
             holder = store.live_elsewhere(role)
     except StoreUnavailableError:
         return

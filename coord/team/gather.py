@@ -24,6 +24,7 @@ from coord.config import Config
 from coord.conflicts import BranchTip, MergeFacts, PairResult, all_pairs, conflicts_by_role, result_of
 from coord.errors import CoordError, StoreUnavailableError
 from coord.git import WorktreeEntry, parse_worktree_list
+from coord.identity import role_of_worktree
 from coord.messages import Message, MessageType
 from coord.presence import Status
 from coord.radar import _git as git_run  # the thread-safe subprocess runner (coord.git's `sh` is not)
@@ -63,16 +64,16 @@ class Snapshot:
 
 # -- git ------------------------------------------------------------------------------------------
 def role_entries(paths: RepoPaths, config: Config, entries: Sequence[WorktreeEntry]) -> dict[str, WorktreeEntry]:
-    """role -> its checkout: the main role's is the main checkout, others' sit in the worktree folder."""
+    """role -> its checkout: the main role's is the main checkout, an agent's is the worktree on its
+    branch (or, off its branch, the one in the worktree folder named after it)."""
     main = os.path.realpath(paths.main_root)
     folder = os.path.realpath(paths.main_root / config.worktree_dir)
     found: dict[str, WorktreeEntry] = {}
     for entry in entries:
         real = os.path.realpath(entry.path)
-        if real == main:
-            found[config.main_role] = entry
-        elif os.path.dirname(real) == folder:
-            found[os.path.basename(real)] = entry
+        role = config.main_role if real == main else role_of_worktree(real, entry.branch, folder)
+        if role is not None:  # a worktree moved with `git worktree move` keeps its branch's role
+            found[role] = entry
     return found
 
 
@@ -124,7 +125,7 @@ def radar_tips(
         tips.append(BranchTip(config.main_role, base, base_sha, base=True))
     for role, entry in sorted(by_role.items()):
         if role != config.main_role and role in config.roles and entry.head \
-                and entry.branch == AGENT_BRANCH.format(role=role):
+                and entry.branch and entry.branch.endswith(AGENT_BRANCH.format(role=role)):  # or REMOTE/agent/…
             tips.append(BranchTip(role, entry.branch, entry.head))
     return tips
 
@@ -245,6 +246,10 @@ def _gather(
     else:
         roles = list(config.roles if asked is None else asked)
     by_role = {r: e for r, e in found.items() if r in roles}
+    if not worktrees_only:  # roles working on another machine: their branch fetched from the remote
+        from coord.remote import elsewhere_entries
+
+        by_role.update(elsewhere_entries(paths, config, [r for r in roles if r not in by_role]))
     dirty_jobs: dict[str, Future[bool]] = {}
     for role, entry in by_role.items():
         if dirty_cache is not None and role in dirty_cache:

@@ -6,9 +6,11 @@ import os
 
 from coord import git
 from coord.config import Config
-from coord.errors import DirtyStateError, StoreUnavailableError
+from coord.errors import ConfigError, DirtyStateError, StoreUnavailableError
+from coord.identity import role_of_worktree
 from coord.repo import RepoPaths
 from coord.worktree.results import AgentInfo
+from coord.worktree.rules import placement_problem, worktree_path
 from coord.worktree.state import Warn, resolve_base, stderr_warn
 
 
@@ -26,10 +28,27 @@ def presence_statuses(paths: RepoPaths, config: Config, warn: Warn) -> dict[str,
     return None
 
 
-def agent_entries(paths: RepoPaths, config: Config) -> list[git.WorktreeEntry]:
-    """Worktrees directly under the worktree folder (anything else is not coord's)."""
+def agent_entries(paths: RepoPaths, config: Config) -> list[tuple[str, git.WorktreeEntry]]:
+    """(role, worktree) for every agent worktree: on an agent branch wherever it sits (a moved one
+    keeps its role), or directly under the worktree folder (anything else is not coord's)."""
     folder = os.path.realpath(paths.main_root / config.worktree_dir)
-    return [e for e in git.worktree_list(paths.main_root) if os.path.dirname(os.path.realpath(e.path)) == folder]
+    main = os.path.realpath(paths.main_root)
+    found = []
+    for entry in git.worktree_list(paths.main_root):
+        real = os.path.realpath(entry.path)
+        role = None if real == main else role_of_worktree(real, entry.branch, folder)
+        if role is not None:
+            found.append((role, entry))
+    return found
+
+
+def check_placement(paths: RepoPaths, config: Config, role: str) -> None:
+    """Refuse to act on a role whose worktree was moved away, or whose place holds another role's
+    worktree (rules.placement_problem)."""
+    entries = [(e.path, e.branch) for e in git.worktree_list(paths.main_root) if not e.prunable]
+    problem = placement_problem(role, worktree_path(paths, config, role), entries)
+    if problem is not None:
+        raise problem
 
 
 def list_agents(paths: RepoPaths, config: Config, warn: Warn | None = None) -> list[AgentInfo]:
@@ -46,10 +65,12 @@ def list_agents(paths: RepoPaths, config: Config, warn: Warn | None = None) -> l
         base_sha = git.rev_parse(main, base)
     except DirtyStateError:
         base_sha = None
+    except ConfigError as exc:
+        warn(f"ahead/behind unknown: {exc.message}")
+        base_sha = None
     statuses = presence_statuses(paths, config, warn)
     agents = []
-    for entry in entries:
-        role = entry.path.name
+    for role, entry in entries:
         missing = not entry.path.is_dir()
         dirty = False if missing else git.is_dirty(entry.path)
         ahead = behind = None

@@ -25,7 +25,9 @@ from coord.errors import (
 )
 from coord.identity import role_email, role_name
 from coord.repo import RepoPaths
+from coord.worktree import backup
 from coord.worktree.creation import setup
+from coord.worktree.listing import check_placement
 from coord.worktree.merging import merge_locked
 from coord.worktree.results import RestoreResult, TeardownResult
 from coord.worktree.rules import (
@@ -88,33 +90,55 @@ def _teardown_facts(
 
 
 def make_backup(paths: RepoPaths, config: Config, role: str, now: datetime | None = None) -> str:
-    """Save everything of a role (tracked changes, untracked non-ignored files, HEAD, branch tip) as one
-    commit under refs/coord/backup/<role>/<UTC stamp>; returns the ref. The checkout is not touched."""
+    """Save everything of a role as one commit under refs/coord/backup/<role>/<UTC stamp>; returns
+    the ref. The checkout is not touched. See coord.worktree.backup for what "everything" covers."""
+    return make_backup_capturing(paths, config, role, now)[0]
+
+
+def make_backup_capturing(
+    paths: RepoPaths, config: Config, role: str, now: datetime | None = None
+) -> tuple[str, backup.Capture | None]:
+    """make_backup, also returning what was captured (None: no checkout, the branch tip only)."""
     main = paths.main_root
     path = worktree_path(paths, config, role)
     tip = git.rev_parse(main, f"refs/heads/{agent_branch(role)}")
     entry = entry_at(git.worktree_list(main), path)
     parents: list[str] = []
+    captured: backup.Capture | None = None
+    meta: dict[str, object] = {}
     if entry is not None and path.is_dir() and entry.head:
         with tempfile.TemporaryDirectory(dir=paths.state_dir) as tmp:
-            tree = git.snapshot_tree(path, Path(tmp) / "index")
+            captured = backup.capture(path, Path(tmp), main)
+        tree = captured.tree
         parents.append(entry.head)
+        meta = dict(captured.meta)
+        meta["head"] = entry.head
+        if entry.branch is not None:
+            meta["branch"] = entry.branch
     elif tip is not None:
         tree = git.tree_of(main, tip)
     else:
         raise NotFoundError(f"role {role} has nothing to back up", "see coord agent.list")
     if tip is not None and tip not in parents:
         parents.append(tip)
+    if tip is not None:
+        meta["branch_tip"] = tip
+    pushed: list[str] = []
+    if captured is not None:
+        pushed = backup.import_nested(main, path, captured.meta)
+        parents += [sha for sha in captured.keep if sha not in parents]
     identity = {
         "GIT_AUTHOR_NAME": role_name(role), "GIT_AUTHOR_EMAIL": role_email(role),
         "GIT_COMMITTER_NAME": role_name(role), "GIT_COMMITTER_EMAIL": role_email(role),
     }
-    message = (
-        f"coord backup of {role} before teardown\n\nFirst parent: the worktree's HEAD; the tree: its files, "
-        "including uncommitted and untracked (non-ignored) ones."
+    message = backup.with_meta(
+        f"coord backup of {role} before teardown\n\nFirst parent: the worktree's HEAD; second: the branch tip; "
+        "the tree: its files, including uncommitted, untracked and ignored ones; further parents: nested "
+        "repositories and commits an operation in progress needs.",
+        meta,
     )
     where = path if entry is not None and path.is_dir() else main
-    commit = git.commit_tree(where, tree, parents, message, env=identity)
+    commit = git.commit_tree(where, tree, parents, message, env=identity, sign=False)
     stamp = backup_stamp(now or datetime.now(UTC))
     for attempt in range(100):
         ref = backup_ref(role, stamp if attempt == 0 else f"{stamp}-{attempt}")
@@ -123,7 +147,8 @@ def make_backup(paths: RepoPaths, config: Config, role: str, now: datetime | Non
         git.update_ref(main, ref, commit, old=git.ZERO_OID, message=f"coord backup of {role}")
         if git.rev_parse(main, ref) != commit:  # safety check before anything destructive follows
             raise CoordError(f"backup ref {ref} does not hold the backup", "nothing was removed; retry")
-        return ref
+        backup.drop_refs(main, pushed)
+        return ref, captured
     raise CoordError(f"could not name a backup ref for {role}", "delete old refs under refs/coord/backup")
 
 
@@ -202,7 +227,9 @@ def teardown(
     role = agent_role(config, role)
     if role == config.main_role:
         raise InvalidInputError(f"{role} is the main role and has no worktree", "name an agent role")
-    facts, _ = _teardown_facts(paths, config, role, disposable)
+    check_placement(paths, config, role)  # a worktree moved with `git worktree move` keeps its role
+    with repo_lock(paths):  # not while another teardown is removing the folder these facts come from
+        facts, _ = _teardown_facts(paths, config, role, disposable)
     confirmed = yes
     if facts.has_worktree or facts.folder_exists:
         _refuse_live_session(paths, config, role, warn)
@@ -251,9 +278,15 @@ def _execute_teardown(
     main = paths.main_root
     path = result.path
     branch = result.branch
-    if plan.backup:
-        result.backup_ref = make_backup(paths, config, role)
+    # Ignored files of the agent's and nested repositories do not make a worktree "dirty" to git,
+    # yet removing it deletes them: they are saved even when the plan needed no backup.
+    extra = plan.remove and not plan.backup and path.is_dir() and backup.own_ignored_or_nested(path, main)
+    if plan.backup or extra:
+        result.backup_ref, captured = make_backup_capturing(paths, config, role)
         result.restore_command = restore_command(role, result.backup_ref)
+        if captured is not None:
+            result.unsaved = captured.unsaved
+            result.saved_ignored = captured.saved_ignored
     if plan.remove:
         # Safety: forcing discards files, so the backup (when one was due) must exist first.
         if plan.force_remove and plan.backup and not (result.backup_ref and git.ref_exists(main, result.backup_ref)):
@@ -305,7 +338,23 @@ def restore(paths: RepoPaths, config: Config, role: str, ref: str | None = None)
     parents = git.commit_parents(main, snapshot)
     if not parents:
         raise InvalidInputError(f"{ref} is not a coord backup (it has no parent)", "name a ref under refs/coord/backup")
+    meta = backup.meta_of(main, snapshot)
     start = parents[0]
+    notes: list[str] = []
+    operation = meta.get("operation")
+    apply_files = True
+    if operation in ("rebase", "am") and isinstance(meta.get("branch_tip"), str):
+        # a rebase (or am) moves the branch only when it ends: the agent's commits are on the tip,
+        # and HEAD was a half-rebased detached commit
+        start = meta["branch_tip"]
+        apply_files = False
+        notes.append(
+            f"a {operation} was in progress: the branch is back at its commits from before it; the half-done "
+            f"state is kept in {ref} (git diff HEAD {ref}; its first parent is where the {operation} had got to)"
+        )
+    elif operation:
+        notes.append(f"a {operation} was in progress; its files are back as uncommitted changes, "
+                     f"the commits it named are kept in {ref}")
     path = worktree_path(paths, config, role)
     branch = agent_branch(role)
     with repo_lock(paths):
@@ -324,9 +373,20 @@ def restore(paths: RepoPaths, config: Config, role: str, ref: str | None = None)
     done = setup(paths, config, role)
     with repo_lock(paths):
         head = git.rev_parse(path, "HEAD")
-        if head == start and git.tree_of(path, "HEAD") != git.tree_of(path, snapshot) and not git.is_dirty(path):
+        if (apply_files and head == start and git.tree_of(path, "HEAD") != git.tree_of(path, snapshot)
+                and not git.is_dirty(path)):
             # two-way checkout from HEAD to the snapshot (deletions included), then the index back to HEAD:
-            # the saved work reappears as uncommitted changes and untracked files, as it was
+            # the saved work reappears as uncommitted changes and untracked (or ignored) files, as it was
             git.run(path, "read-tree", "-m", "-u", "HEAD", snapshot)
             git.run(path, "reset", "--quiet")
-    return RestoreResult(role=role, path=path, branch=branch, ref=ref, setup=done)
+        if apply_files and head == start:
+            nested = meta.get("nested")
+            if isinstance(nested, list):
+                notes += backup.restore_nested(main, path, nested)
+        sparse = meta.get("sparse")
+        if isinstance(sparse, list) and sparse:
+            try:
+                notes.append(backup.restore_sparse(path, [str(p) for p in sparse], meta.get("sparse_cone") is True))
+            except CoordError as exc:  # the files are all back; only the narrowing failed
+                notes.append(f"it was a sparse checkout; it is back in full ({exc.message})")
+    return RestoreResult(role=role, path=path, branch=branch, ref=ref, setup=done, notes=notes)

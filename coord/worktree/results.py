@@ -61,6 +61,8 @@ class TeardownResult:
     restore_command: str | None = None
     merge: MergeResult | None = None
     notes: list[str] = field(default_factory=list)
+    unsaved: list[str] = field(default_factory=list)  # ignored groups over the backup's limit: named, not saved
+    saved_ignored: int = 0
 
 
 @dataclass
@@ -70,3 +72,4 @@ class RestoreResult:
     branch: str
     ref: str
     setup: SetupResult
+    notes: list[str] = field(default_factory=list)

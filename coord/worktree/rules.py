@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from coord.config import Config
 from coord.errors import ConfirmationRequiredError, DirtyStateError, InvalidInputError, NotFoundError
-from coord.identity import check_role_syntax
+from coord.identity import check_role_syntax, role_of_branch
 from coord.repo import RepoPaths
 from coord.worktree.results import AgentInfo
 
@@ -36,6 +36,38 @@ def worktree_path(paths: RepoPaths, config: Config, role: str) -> Path:
     if role == config.main_role:
         return paths.main_root
     return paths.main_root / config.worktree_dir / role
+
+
+def placement_problem(role: str, expected: Path, entries: Sequence[tuple[Path, str | None]]) -> DirtyStateError | None:
+    """A worktree moved with `git worktree move` keeps its branch, so its role: refuse to act on a
+    role whose worktree sits elsewhere, or on a folder that holds another role's worktree (acting
+    would give that worktree this role's identity or remove it as this role's). entries: (resolved
+    path, branch) of git's worktree list."""
+    want = agent_branch(role)
+    for path, branch in entries:
+        at_place = os.path.realpath(path) == os.path.realpath(expected)
+        if branch == want and not at_place:
+            return DirtyStateError(
+                f"branch {want} is checked out in {path}, not at {expected} where the {role} worktree belongs "
+                "(moved with git worktree move, or made by hand)",
+                f"git worktree move {path} {expected}, or switch that checkout to another branch",
+            )
+        owner = role_of_branch(branch)
+        if at_place and owner is not None and owner != role:
+            return DirtyStateError(
+                f"{expected} holds the {owner} worktree (branch {branch}), moved there with git worktree move",
+                f"move it back: git worktree move {expected} {expected.parent / owner}",
+            )
+    return None
+
+
+def branch_name_clashes(role: str, refnames: Iterable[str]) -> list[str]:
+    """Branches whose names keep agent/<role>/active from being created: git stores refs as paths,
+    so a branch `agent` or `agent/<role>` (a file where a folder must go) or `agent/<role>/active/x`
+    (the reverse) makes `git branch` fail."""
+    branch = f"refs/heads/{agent_branch(role)}"
+    blocking = {"refs/heads/agent", f"refs/heads/agent/{role}"}
+    return sorted(n.removeprefix("refs/heads/") for n in refnames if n in blocking or n.startswith(branch + "/"))
 
 
 def backup_ref(role: str, stamp: str) -> str:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from coord import git
 from coord.config import Config
-from coord.errors import CoordError, DirtyStateError
+from coord.errors import CoordError
 from coord.filelock import exclusive
 from coord.identity import validate_role
 from coord.repo import RepoPaths
+from coord.worktree.base import base_from_checkout, check_base_branch
 
 LOCK_FILE = "setup.lock"
 LOCK_TIMEOUT_SECONDS = 120.0
@@ -57,14 +58,8 @@ def resolve_base(paths: RepoPaths, config: Config, override: str | None = None) 
     if override:
         return override
     if config.base_branch:
-        return config.base_branch
-    current = git.current_branch(paths.main_root)
-    if current is None:
-        raise DirtyStateError(
-            "the main checkout is on a detached HEAD, so there is no base branch",
-            "check out a branch there, pass --base REF, or set base_branch in coord.toml",
-        )
-    return current
+        return check_base_branch(paths.main_root, config.base_branch)
+    return base_from_checkout(git.current_branch(paths.main_root))
 
 
 def agent_role(config: Config, role: object) -> str:

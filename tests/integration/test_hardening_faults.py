@@ -133,8 +133,8 @@ def test_killed_mcp_session_goes_stale_keeps_its_mail_and_only_then_its_role_is_
             kill9(pid)
             with suppress(Exception):
                 victim_cm.__exit__(None, None, None)
-        # A newcomer that heartbeats rarely, so only its own tool calls retry the registration.
-        late = {**env, "COORD_HEARTBEAT_SECONDS": "3600"}
+        # A newcomer that heartbeats rarely: its tool calls (and its slow ticks) retry the registration.
+        late = {**env, "COORD_HEARTBEAT_SECONDS": str(stale - 1)}  # the slowest valid one (< stale_seconds)
         raw = redis.Redis.from_url(valkey.url, decode_responses=True)
 
         def holder() -> str:

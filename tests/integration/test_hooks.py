@@ -259,11 +259,11 @@ def test_a_killed_session_goes_stale_and_its_role_can_be_taken(hooks: Hooks, git
     hooks.run("session-start", git_repo, {"session_id": "killed"}, CLAUDE_INSTANCE_ID="pm")
     _, out, _ = hooks.run("user-prompt-submit", git_repo, {"session_id": "next"}, CLAUDE_INSTANCE_ID="pm")
     assert out is not None and out["decision"] == "block"
-    # Then no SessionEnd and no heartbeat: its last heartbeat ages past stale_seconds (1 s below)
+    # Then no SessionEnd and no heartbeat: its last heartbeat ages past stale_seconds (2 s below)
     # and its liveness key lapses (shortened here rather than waited for: a 300 s TTL).
-    fast = {"COORD_STALE_SECONDS": "1", "COORD_PRESENCE_TTL_SECONDS": "1"}
-    wait_for(lambda: time.time() - hooks.presence("pm")["last_heartbeat"] >= 1,  # type: ignore[index]
-             "the killed session's last heartbeat to be 1 s old")
+    fast = {"COORD_STALE_SECONDS": "2", "COORD_PRESENCE_TTL_SECONDS": "2", "COORD_HEARTBEAT_SECONDS": "1"}
+    wait_for(lambda: time.time() - hooks.presence("pm")["last_heartbeat"] >= 2,  # type: ignore[index]
+             "the killed session's last heartbeat to be 2 s old")
     hooks.r.pexpire(hooks.keys.alive("pm"), 1)
     wait_for(lambda: hooks.r.get(hooks.keys.alive("pm")) is None, "the liveness key to lapse")
     _, out, _ = hooks.run("session-start", git_repo, {"session_id": "next"}, CLAUDE_INSTANCE_ID="pm", **fast)

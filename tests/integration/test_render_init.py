@@ -133,12 +133,13 @@ def test_init_outside_a_repository_is_exit_9(tmp_path: Path) -> None:
 
 
 def test_files_come_from_coord_toml_and_ignore_personal_environment(git_repo: Path) -> None:
-    (git_repo / "coord.toml").write_text('roles = ["lead", "api"]\nmain_role = "lead"\nstale_seconds = 45\n')
-    assert coord(git_repo, "init", env={"COORD_STALE_SECONDS": "999"}).returncode == 0
+    (git_repo / "coord.toml").write_text(
+        'roles = ["lead", "api"]\nmain_role = "lead"\nstale_seconds = 45\nheartbeat_seconds = 15\n')
+    assert coord(git_repo, "init", env={"COORD_STALE_SECONDS": "299"}).returncode == 0
     protocol = (git_repo / ".claude/rules/coordination-protocol.md").read_text()
-    assert "45 s" in protocol and "999" not in protocol
+    assert "45 s" in protocol and "299" not in protocol
     assert "(lead, api)" in (git_repo / "CLAUDE.md").read_text()
-    assert coord(git_repo, "init", "--check", env={"COORD_STALE_SECONDS": "7"}).returncode == 0
+    assert coord(git_repo, "init", "--check", env={"COORD_STALE_SECONDS": "77"}).returncode == 0
 
 
 def test_rendered_files_work_unchanged_in_a_worktree(git_repo: Path) -> None:

@@ -53,9 +53,9 @@ def test_identity_prefers_instance_id_and_refuses_contradiction() -> None:
 
 def test_config_precedence_env_over_file_over_default(tmp_path: Path) -> None:
     (tmp_path / "coord.toml").write_text('roles = ["pm", "api"]\nstale_seconds = 90\n')
-    config = load_config(tmp_path, {"COORD_STALE_SECONDS": "30"})
+    config = load_config(tmp_path, {"COORD_STALE_SECONDS": "120"})
     assert config.roles == ("pm", "api")
-    assert config.stale_seconds == 30
+    assert config.stale_seconds == 120
     assert config.heartbeat_seconds == 60
     assert load_config(tmp_path, {"COORD_ROLES": "pm, web"}).roles == ("pm", "web")
 

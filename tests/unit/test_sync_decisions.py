@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from coord.errors import DirtyStateError, IdentityError
-from coord.sync import FAST_FORWARD, MERGE, UP_TO_DATE, SyncFacts, blocking_untracked, check_caller, decide_sync
+from coord.sync import FAST_FORWARD, MERGE, UP_TO_DATE, SyncFacts, check_caller, decide_sync
 
 pytestmark = pytest.mark.unit
 
@@ -35,13 +35,6 @@ def test_refusals_name_the_problem_and_exit_4() -> None:
         decide_sync(replace(FACTS, in_progress="MERGE_HEAD"))
     with pytest.raises(DirtyStateError):  # dirty wins over up to date: refused means refused
         decide_sync(replace(FACTS, dirty=(" M x",), base_in_head=True))
-
-
-def test_blocking_untracked_are_added_paths_that_exist() -> None:
-    present = {"new.py", "dist/out.bin"}
-    assert blocking_untracked(["new.py", "other.py", "dist/out.bin", "new.py"], present.__contains__) == [
-        "dist/out.bin", "new.py"]
-    assert blocking_untracked([], present.__contains__) == []
 
 
 def test_an_agent_syncs_only_its_own_worktree(tmp_path: Path) -> None:
