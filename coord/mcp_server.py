@@ -267,10 +267,11 @@ class Service:
             log(f"conflict radar: {exc.line()}")
 
     # -- the team loop (coord.delivery, coord.waker) -----------------------------------------
-    def hook(self, event: str, session_id: str = "", stop_hook_active: str = "", notification_type: str = "") -> str:
+    def hook(self, event: str, stop_hook_active: str = "", notification_type: str = "") -> str:
         """Claude Code's mcp_tool hooks (PostToolUse, PostToolUseFailure, Stop, Notification): the
-        JSON text a command hook would print, or "" (nothing new). Never an error: a hook that
-        cannot coordinate says nothing rather than disturb every tool call."""
+        JSON text a command hook would print, or "" (nothing new). For this server's own session
+        only (no session or role argument). An invalid identity is an error like every tool's; an
+        unreachable store says nothing rather than disturb every tool call."""
         import json
 
         from coord import delivery
@@ -278,10 +279,11 @@ class Service:
         def given(value: str) -> str:  # a field the event lacks may come through unsubstituted
             return "" if not isinstance(value, str) or value.startswith("${") else value
 
-        sid = given(session_id) or self.session_id
+        self._require()
         fields = {"stop_hook_active": given(stop_hook_active), "notification_type": given(notification_type)}
         try:
-            out = self.call(lambda store, actor: delivery.answer(store, actor.role, sid, given(event), fields))
+            out = self.call(lambda store, actor: delivery.answer(store, actor.role, self.session_id, given(event),
+                                                                 fields))
         except CoordError as exc:
             log(f"hook {event}: {exc.line()}")
             return ""
@@ -466,8 +468,8 @@ def build_server(service: Service | None = None, autostart: bool = False) -> Any
 
     @server.tool(name=Tool.HOOK.value, structured_output=False,
                  description="Internal: Claude Code's hooks call this after tool calls and at Stop. Not for agents.")
-    def hook(event: str = "", session_id: str = "", stop_hook_active: str = "", notification_type: str = "") -> str:
-        return svc.hook(event, session_id, stop_hook_active, notification_type)
+    def hook(event: str = "", stop_hook_active: str = "", notification_type: str = "") -> str:
+        return run(lambda: svc.hook(event, stop_hook_active, notification_type))
 
     return server
 

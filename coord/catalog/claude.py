@@ -89,10 +89,9 @@ HOOKS: tuple[HookSpec, ...] = (
 )
 
 # What the mcp_tool hooks pass to the HOOK tool: Claude Code substitutes ${path} from the hook's
-# JSON input (a field the event lacks becomes empty).
+# JSON input (a field the event lacks becomes empty). No session id: the server acts for its own.
 HOOK_TOOL_INPUT: dict[str, str] = {
     "event": "${hook_event_name}",
-    "session_id": "${session_id}",
     "stop_hook_active": "${stop_hook_active}",
     "notification_type": "${notification_type}",
 }

@@ -188,7 +188,9 @@ USER_SETTINGS = {
             {"hooks": [{"type": "command", "command": "echo mine"},
                        {"type": "command", "command": '"$CLAUDE_PROJECT_DIR"/.claude/hooks/coord-old.sh'}]},
         ],
-        "SubagentStop": [{"hooks": [{"type": "command", "command": '"$CLAUDE_PROJECT_DIR"/.claude/hooks/coord-gone.sh'}]}],
+        "SubagentStop": [
+            {"hooks": [{"type": "command", "command": '"$CLAUDE_PROJECT_DIR"/.claude/hooks/coord-gone.sh'}]},
+        ],
     },
 }
 
