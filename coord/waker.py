@@ -100,18 +100,20 @@ def wake_ids(state: WakeState, session_id: str, actionable: frozenset[str], wake
 
 
 def wake_line(count: int, messages: Sequence[Message]) -> str:
-    """One short line typed into the pane: how many, which types, from whom."""
+    """One short line typed into the pane: how many, which types, from whom. For example
+    `coord: 1 new TASK_ASSIGNMENT from pm; read your mail and act on it`."""
     kinds: dict[str, int] = {}
     senders: list[str] = []
     for m in messages:
         kinds[m.type] = kinds.get(m.type, 0) + 1
         if m.sender not in senders:
             senders.append(m.sender)
-    what = ", ".join(f"{n} {t}" for t, n in kinds.items()) or f"{count} message(s)"
-    if count > len(messages):
-        what += f" and {count - len(messages)} more"
+    if len(kinds) == 1 and count == len(messages):
+        what = f"{count} new {next(iter(kinds))}"
+    else:
+        what = f"{count} new messages ({', '.join(f'{n} {t}' for t, n in kinds.items())})"
     origin = f" from {', '.join(senders)}" if senders else ""
-    return f"coord: {what} new{origin}; read your mail and act on it"
+    return f"coord: {what}{origin}; read your mail and act on it"
 
 
 # -- effects ------------------------------------------------------------------------------------
