@@ -384,3 +384,30 @@ def test_an_idle_agent_in_tmux_is_woken_once_for_actionable_mail(pane: Pane, rep
     pane.tmux("send-keys", "-t", "loop", "/exit", "Enter")
     wait_for(lambda: json.loads(raw.hget(keys.presence, "pm"))["status"] == "inactive", "pm to end")
     assert len(pane.prompts()) == 2
+
+
+def test_coord_presence_shows_each_live_sessions_activity(repo: Path, coord_env: dict[str, str]) -> None:
+    from coord.config import load_config
+    from coord.repo import find_repo
+    from coord.store import open_store
+
+    paths = find_repo(repo)
+    with open_store(paths, load_config(paths.main_root, coord_env)) as store:
+        store.register("backend", "s-be", str(repo / ".worktrees" / "backend"))
+        store.turn("backend", "s-be")
+        store.register("qa", "s-qa", "/elsewhere")
+        store.deregister("qa", "s-qa")
+
+    def coord(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "coord.cli", *args], cwd=repo, env=coord_env,
+                              capture_output=True, text=True, timeout=120)
+
+    table = coord("presence")
+    assert table.returncode == 0, table.stderr
+    lines = {line.split()[0]: line for line in table.stdout.splitlines()[1:]}
+    assert table.stdout.splitlines()[0].split()[:4] == ["ROLE", "STATUS", "AGE", "ACTIVITY"]
+    assert lines["backend"].split()[3] == "working"
+    assert lines["qa"].split()[1:4] == ["inactive", lines["qa"].split()[2], "-"]  # an ended session: no activity
+    rows = {r["role"]: r for r in json.loads(coord("presence", "--json").stdout)}
+    assert rows["backend"]["activity"] == "working" and rows["backend"]["activity_since"] > 0
+    assert rows["pm"]["activity"] is None
