@@ -161,7 +161,7 @@ def run_loop(store: Store, role: str, session_id: str, mode: str, event: str, st
         [k.presence, k.alive(role), k.inbox(role), k.pending(role), k.seen(role), k.continued(role)],
         [role, session_id, store.now_arg(), config.presence_ttl_seconds, limit, mode, event,
          "1" if stop_active else "0", config.keep_going_max,
-         ",".join(sorted(actionable_types(role, config.main_role))), activity],
+         ",".join(sorted(actionable_types(role, config.main_role))), activity, config.heartbeat_seconds],
     ))
     if str(reply[0]) == "other":
         return LoopResult("other")

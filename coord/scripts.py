@@ -347,7 +347,7 @@ return out
 # (the cursor shared with TURN), in one round trip.
 # KEYS: presence, alive:<role>, inbox, pending, seen, continued:<role>
 # ARGV: role, session_id, now ('' = server time), ttl_seconds, limit, mode, event, stop_active ('1'|'0'),
-#       keep_going_max, actionable types (comma-separated), activity for 'notify'
+#       keep_going_max, actionable types (comma-separated), activity for 'notify', heartbeat refresh seconds
 # -> {'other'} (not this session's role: nothing done) | {state, pending_count, more, continued, {id, fields}...}
 # state: 'show' (tool: the rows are new mail, now seen), 'block' (stop: actionable mail, rows now seen,
 # continued counts this continuation), 'pass' (stop or notify: nothing shown; more = unseen count).
@@ -360,8 +360,18 @@ local raw = redis.call('HGET', KEYS[1], role)
 if not raw then return {'other'} end
 local rec = cjson.decode(raw)
 if rec.session_id ~= session or rec.status ~= 'active' then return {'other'} end
-rec.last_heartbeat = now
-redis.call('SET', KEYS[2], session, 'EX', ttl)
+-- Write only what changed: a tool call of a working agent with nothing new writes nothing (on a
+-- server with appendfsync always every write is an fsync, milliseconds per tool call). The
+-- heartbeat is refreshed when it is older than ARGV[12] seconds (the MCP server beats as well).
+local function save(activity, force)
+  local changed = force or rec.activity ~= activity
+  if changed then set_activity(rec, activity, event, now) end
+  if changed or (now - rec.last_heartbeat) >= tonumber(ARGV[12]) then
+    rec.last_heartbeat = now
+    redis.call('HSET', KEYS[1], role, enc_record(rec))
+    redis.call('SET', KEYS[2], session, 'EX', ttl)
+  end
+end
 local flat = redis.call('HGETALL', KEYS[4])
 local types, ids = {}, {}
 for i = 1, #flat, 2 do ids[#ids + 1] = flat[i]; types[flat[i]] = flat[i + 1] end
@@ -380,13 +390,11 @@ local function show(state, count)
   return out
 end
 if mode == 'notify' then
-  set_activity(rec, ARGV[11], event, now)
-  redis.call('HSET', KEYS[1], role, enc_record(rec))
+  save(ARGV[11], rec.activity_event ~= event)  -- another kind of notification is news to the waker
   return {'pass', #ids, #fresh, 0}
 end
 if mode == 'tool' then
-  set_activity(rec, 'working', event, now)
-  redis.call('HSET', KEYS[1], role, enc_record(rec))
+  save('working')
   return show('show', 0)
 end
 local count = tonumber(redis.call('GET', KEYS[6]) or '0') or 0
@@ -399,13 +407,11 @@ for i = 1, #fresh do
 end
 if actionable and count < tonumber(ARGV[9]) then
   redis.call('SET', KEYS[6], count + 1, 'EX', 86400)
-  set_activity(rec, 'working', event, now)
-  redis.call('HSET', KEYS[1], role, enc_record(rec))
+  save('working')
   return show('block', count + 1)
 end
 redis.call('DEL', KEYS[6])
-set_activity(rec, 'idle', event, now)
-redis.call('HSET', KEYS[1], role, enc_record(rec))
+save('idle')
 return {'pass', #ids, #fresh, count}
 """,
 )

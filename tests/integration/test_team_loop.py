@@ -229,9 +229,14 @@ def test_activity_follows_the_hooks_with_the_time_it_changed(store: Store, raw: 
     store.turn("backend", "s1")
     assert (record(raw, store)["activity"], record(raw, store)["activity_since"]) == ("working", start + 5)
     clock.now += 5
+    before = record(raw, store)
     tool(store)
+    assert record(raw, store) == before  # still working, heartbeat fresh: a tool call writes nothing
+    clock.now += store.config.heartbeat_seconds
+    tool(store)
+    assert record(raw, store)["last_heartbeat"] == clock.now  # an old heartbeat is refreshed
     assert record(raw, store)["activity_since"] == start + 5  # still working: the time does not move
-    assert record(raw, store)["activity_event"] == "PostToolUse"
+    clock.now = start + 10
     clock.now += 5
     stop(store)
     assert (record(raw, store)["activity"], record(raw, store)["activity_since"]) == ("idle", start + 15)
@@ -240,6 +245,10 @@ def test_activity_follows_the_hooks_with_the_time_it_changed(store: Store, raw: 
     rec = record(raw, store)
     assert (rec["activity"], rec["activity_since"], rec["activity_event"]) == \
         ("needs_input", start + 20, "Notification:permission_prompt")
+    delivery.answer(store, "backend", "s1", "Notification", {"notification_type": "idle_prompt"})
+    rec = record(raw, store)
+    assert (rec["activity"], rec["activity_since"], rec["activity_event"]) == \
+        ("needs_input", start + 20, "Notification:idle_prompt")  # the kind is news to the waker
     clock.now += 5
     store.heartbeat("backend", "s1")  # the MCP server's heartbeat keeps what the hooks said
     assert record(raw, store)["activity"] == "needs_input"
