@@ -3,8 +3,10 @@ the conflict matrix and the claims, refreshed from coord.team.feed by one backgr
 
 Keys act on the selected role: s sends it a message (as the main role: the human at the cockpit
 steers from the main checkout), j jumps to its tmux window, m merges its branch after a confirmation
-(coord.worktree.merge), y syncs it when this coord has coord.worktree.sync, q quits. Colour is only
-ever a second signal: every state is also written out, so NO_COLOR (honoured by Textual) loses nothing.
+the way `coord agent.merge` does (coord.worktree.merge, then the merge notices of
+coord.merge_notifier), y syncs the base branch into it (coord.sync, as `coord agent.sync`), q quits.
+Colour is only ever a second signal: every state is also written out, so NO_COLOR (honoured by
+Textual) loses nothing.
 """
 
 from __future__ import annotations
@@ -35,13 +37,6 @@ PAIR_STYLE = {"conflict": "bold red", "touch": "yellow", "clean": "green", "?": 
 TEAM_COLUMNS = ("ROLE", "PRESENCE", "ACTIVITY", "BRANCH", "UNREAD", "CONFLICTS", "CLAIMS", "HOST", "LAST STATUS")
 MAIL_LIMIT = 200
 SENDABLE = [t.value for t in MessageType if t not in LIFECYCLE_TYPES and t is not MessageType.CONFLICT_WARNING]
-
-
-def sync_function() -> Any:
-    """coord.worktree.sync(paths, config, role) once the sync work is in this coord; else None."""
-    from coord import worktree
-
-    return getattr(worktree, "sync", None)
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -115,7 +110,6 @@ class CockpitApp(App[None]):
         self._thread: threading.Thread | None = None
         self.updates = 0  # snapshots applied (tests wait on it)
         self.last_notice = ""  # the outcome of the last action, also shown at the start of the banner
-        self.sync = sync_function()
 
     # -- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -144,9 +138,6 @@ class CockpitApp(App[None]):
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.feed.close()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action == "sync" and self.sync is None)  # hidden: this coord has no agent.sync yet
 
     # -- the feed --------------------------------------------------------------------------------
     def _poll_loop(self) -> None:
@@ -179,8 +170,6 @@ class CockpitApp(App[None]):
             text = f"Redis unreachable, retrying every {self.interval:g}s: {snap.stored.error}"
         if snap.git_error:
             text += f" · git: {snap.git_error}"
-        if self.sync is None:
-            text += " · sync: not in this coord yet"
         if self.last_notice:
             text = f"{self.last_notice} · {text}"
         self._show_banner(text, not snap.stored.reachable)
@@ -280,17 +269,35 @@ class CockpitApp(App[None]):
         self.push_screen(ConfirmScreen(f"Merge agent/{role}/active into the base branch?"), done)
 
     def _merge(self, role: str) -> str:
+        """What `coord agent.merge ROLE` does: the merge, then the notices that close the loop
+        (MERGE_READY acknowledged, ROLE told, the other live agents told the base moved)."""
         from coord import worktree
+        from coord.merge_notifier import announce_merge, event_for
 
         result = worktree.merge(self.paths, self.config, role)
-        return f"merged {result.branch} into {result.base} ({result.kind}, {result.commit[:8]})"
+        line = f"merged {result.branch} into {result.base} ({result.kind}, {result.commit[:8]})"
+        if result.kind == "up-to-date":
+            line = f"{result.branch} is already merged into {result.base}"
+        report = announce_merge(self.paths, self.config, event_for(self.paths, self.config, result))
+        return "; ".join([line, *report.warnings])
 
     def action_sync(self) -> None:
         role = self.selected_role()
-        if role is None or self.sync is None:
+        if role is None:
             return
-        sync = self.sync
-        self._in_thread(lambda: f"synced {role}: {sync(self.paths, self.config, role)}")
+        if role == self.config.main_role:
+            self.notify(f"{role} works on the base branch: nothing to sync", severity="warning")
+            return
+        self._in_thread(lambda: self._sync(role))
+
+    def _sync(self, role: str) -> str:
+        """What `coord agent.sync --role ROLE` does: the base branch merged into ROLE's branch."""
+        from coord import sync as syncing
+
+        result = syncing.sync(self.paths, self.config, role)
+        if result.kind == "up-to-date":
+            return f"{result.branch} already has {result.base}"
+        return f"synced {role}: {result.kind} to {result.commit[:8]}"
 
     def action_jump(self) -> None:
         role = self.selected_role()
