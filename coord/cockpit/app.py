@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -36,6 +37,7 @@ ACTIVITY_STYLE = {"needs_input": "bold red", "working": "green", "idle": "cyan"}
 PAIR_STYLE = {"conflict": "bold red", "touch": "yellow", "clean": "green", "?": "dim", "error": "magenta"}
 TEAM_COLUMNS = ("ROLE", "PRESENCE", "ACTIVITY", "BRANCH", "UNREAD", "CONFLICTS", "CLAIMS", "HOST", "LAST STATUS")
 MAIL_LIMIT = 200
+NOTICE_SECONDS = 15.0
 SENDABLE = [t.value for t in MessageType if t not in LIFECYCLE_TYPES and t is not MessageType.CONFLICT_WARNING]
 
 
@@ -91,6 +93,8 @@ class CockpitApp(App[None]):
     TabbedContent { height: 1fr; min-height: 7; }
     ConfirmScreen, SendScreen { align: center middle; }
     #dialog { width: 70; max-width: 100%; height: auto; border: round $accent; padding: 0 1; background: $panel; }
+    App.-plain DataTable > .datatable--cursor { text-style: reverse bold; }
+    App.-plain DataTable > .datatable--header { text-style: bold underline; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "send", "Send"),
@@ -101,7 +105,12 @@ class CockpitApp(App[None]):
     ]
 
     def __init__(self, paths: RepoPaths, config: Config, interval: float = 0.5, feed: Feed | None = None) -> None:
-        super().__init__()
+        # NO_COLOR: Textual alone only turns colours grey (Monochrome); with the terminal's own ANSI
+        # colours it drops them all (NoColor), and the cursor row is then marked by reverse video.
+        plain = "NO_COLOR" in os.environ
+        super().__init__(ansi_color=True if plain else None)
+        if plain:
+            self.add_class("-plain")
         self.paths, self.config, self.interval = paths, config, interval
         self.feed = feed or Feed(paths, config)
         self.snapshot: Snapshot | None = None
@@ -110,6 +119,7 @@ class CockpitApp(App[None]):
         self._thread: threading.Thread | None = None
         self.updates = 0  # snapshots applied (tests wait on it)
         self.last_notice = ""  # the outcome of the last action, also shown at the start of the banner
+        self.notice_at = 0.0  # when it was set (monotonic): it leaves the banner after NOTICE_SECONDS
 
     # -- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -170,8 +180,10 @@ class CockpitApp(App[None]):
             text = f"Redis unreachable, retrying every {self.interval:g}s: {snap.stored.error}"
         if snap.git_error:
             text += f" · git: {snap.git_error}"
-        if self.last_notice:
-            text = f"{self.last_notice} · {text}"
+        if self.last_notice and time.monotonic() - self.notice_at > NOTICE_SECONDS:
+            self.last_notice = ""  # said long enough: the banner's own facts need the width (80 columns)
+        if self.last_notice:  # the outcome of the last action first, unless Redis is down: that leads
+            text = f"{self.last_notice} · {text}" if snap.stored.reachable else f"{text} · {self.last_notice}"
         self._show_banner(text, not snap.stored.reachable)
         self._fill_team(attention_order(snap.rows))
         self._fill_mail(snap)
@@ -329,7 +341,7 @@ class CockpitApp(App[None]):
                 message, severity = f"{exc.line()}: {', '.join(exc.files)}", "error"
             except CoordError as exc:
                 message, severity = exc.line(), "error"
-            self.last_notice = message
+            self.last_notice, self.notice_at = message, time.monotonic()
             self.call_from_thread(self.notify, message, severity=severity, timeout=8)
             self.refresh_now()
 
