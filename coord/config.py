@@ -52,6 +52,9 @@ class Config:
     remote: str | None = None  # None: origin when the repository has it; "none": agent branches stay local
     fetch_seconds: int = 30  # least time between two fetches of agent branches from the remote
     replicas_to_ack: int = 0  # writes WAIT for this many replicas (0: the primary's answer is enough)
+    keep_going_max: int = 3  # Stop hook continuations in a row for unseen actionable mail; 0 = off (coord.delivery)
+    wake_after_seconds: int = 20  # the idle waker types into a coord-started tmux pane after this much idle time
+    hook_transport: str = "mcp_tool"  # "mcp_tool" or "command": how the per-tool-call hooks reach coord
 
     def team_roles(self) -> tuple[str, ...]:
         """The roles team.up starts by default, main role included, in configured order."""
@@ -108,14 +111,19 @@ SETTING_HELP: dict[str, str] = {
     "fetch_seconds": "least time between two fetches of other machines' agent branches from the remote",
     "replicas_to_ack": "replicas every write must reach (Redis WAIT) before coord reports it done; 0: the primary "
     "alone",
+    "keep_going_max": "Stop-hook continuations in a row for unseen actionable mail (0 turns it off)",
+    "wake_after_seconds": "idle seconds before coord types a wake-up line into an agent's tmux pane (team.up only)",
+    "hook_transport": "mcp_tool (default: PostToolUse/Stop/Notification call the running coord MCP server) or "
+    "command (a coord-hook process per event)",
 }
+HOOK_TRANSPORTS = ("mcp_tool", "command")
 
 _INT_KEYS = {f.name for f in fields(Config) if f.type == "int"}
 _BOOL_KEYS = {f.name for f in fields(Config) if f.type == "bool"}
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 _OPTIONAL_STR_KEYS = {"base_branch", "redis_url", "namespace", "host", "remote"}
-_ZERO_OK = {"replicas_to_ack"}  # whole numbers that may be 0
+_ZERO_OK = {"replicas_to_ack", "keep_going_max"}  # whole numbers where 0 is allowed (0 means off / none)
 
 
 def _role_list(value: object, source: str, key: str) -> tuple[str, ...]:
@@ -166,6 +174,8 @@ def _coerce(key: str, value: object, source: str) -> object:
         return _role_list(value, source, key)
     if key == "agent_command_by_role":
         return _command_table(value, source)
+    if key == "hook_transport" and value not in HOOK_TRANSPORTS:
+        raise ConfigError(f"{source}: hook_transport must be one of {', '.join(HOOK_TRANSPORTS)}, got {value!r}", None)
     if key == "agent_command" and isinstance(value, str) and not value.strip():
         raise ConfigError(f"{source}: agent_command is empty", 'name the agent CLI, e.g. agent_command = "claude"')
     if key == "roles":

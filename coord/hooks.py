@@ -287,11 +287,37 @@ def on_worktree_remove(payload: Mapping[str, Any], environ: Mapping[str, str]) -
     return ""
 
 
+def on_loop_event(event: str, payload: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """PostToolUse, PostToolUseFailure, Stop, Notification as a command (hook_transport "command";
+    the mcp_tool transport reaches coord.delivery through the MCP server instead). Never blocks a
+    tool call and never warns per call: not coordinated, or Redis down, means no output at all."""
+    from coord import delivery
+
+    session_id = session_id_of(payload, environ)
+    if session_id is None:
+        return None
+    try:
+        paths, config = locate(payload, environ)
+        identity = session_identity(paths, config, environ)
+        with _open(paths, config, start_server=False) as store:
+            return delivery.answer(store, identity.role, session_id, event, payload)
+    except CoordError:
+        return None
+
+
+def _loop(event: str) -> Any:
+    return lambda payload, environ: on_loop_event(event, payload, environ)
+
+
 HANDLERS = {
     "session-start": on_session_start,
     "user-prompt-submit": on_user_prompt_submit,
     "session-end": on_session_end,
     "pre-tool-use": on_pre_tool_use,
+    "post-tool-use": _loop("PostToolUse"),
+    "post-tool-use-failure": _loop("PostToolUseFailure"),
+    "stop": _loop("Stop"),
+    "notification": _loop("Notification"),
 }
 # Events whose answer is plain stdout and whose failure must fail the action (exit code = the
 # error's, coord/errors.py), unlike the session hooks above, which never fail a session.

@@ -22,12 +22,18 @@ SHORT_ID = 8  # characters of a session id or commit id an agent needs to tell t
 class Mail(Protocol):
     """What the mail formatter reads of a message (coord.messages.Message has it)."""
 
-    id: str
-    sender: str
-    recipient: str
-    type: str
-    body: str
-    timestamp: float
+    @property
+    def id(self) -> str: ...
+    @property
+    def sender(self) -> str: ...
+    @property
+    def recipient(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def timestamp(self) -> float: ...
 
 
 def span(seconds: float) -> str:
