@@ -23,7 +23,7 @@ from coord.errors import EnvironmentProblemError, InvalidInputError
 from coord.identity import INSTANCE_ENV as _IDENTITY_INSTANCE_ENV
 from coord.identity import validate_role
 from coord.repo import RepoPaths
-from coord.team.tmux import Tmux, Window
+from coord.team.tmux import Tmux, Window, inside_server
 
 WAKE_ENV = "COORD_WAKE"  # the waker (loop) acts only when this is "tmux" and TMUX_PANE is set
 WAKE_TMUX = "tmux"
@@ -226,4 +226,8 @@ def attach_argv(paths: RepoPaths, role: str | None, tmux: Tmux, environ: Mapping
         if role not in windows:
             raise NotFoundError(f"{role} has no window in {session}", f"start it with `coord team.up {role}`")
         target = windows[role].id
-    return tmux.attach_argv(session, target, inside=bool(environ.get("TMUX")))
+    inside = inside_server(environ.get("TMUX"), tmux.socket_path())
+    argv = tmux.attach_argv(session, target, inside=inside)
+    if environ.get("TMUX") and not inside:  # in another tmux server: tmux refuses to nest unless told
+        argv = [shutil.which("env") or "/usr/bin/env", "-u", "TMUX", *argv]
+    return argv

@@ -165,3 +165,12 @@ def test_spread_roles_turns_words_into_role_flags():
     assert spread_roles(["team.up", "--role", "x", "y"]) == ["team.up", "--role", "x", "--role", "y"]
     assert spread_roles(["team.attach", "qa", "agent.list"]) == ["team.attach", "--role", "qa", "agent.list"]
     assert spread_roles(["agent.setup", "qa"]) == ["agent.setup", "qa"]
+
+
+def test_inside_server_compares_tmux_socket_with_the_team_server():
+    from coord.team.tmux import inside_server
+
+    assert inside_server("/tmp/tmux-0/default,123,4", "/tmp/tmux-0/default")
+    assert not inside_server("/tmp/tmux-0/default,123,4", "/tmp/tmux-0/coord-private")  # another server
+    assert not inside_server(None, "/tmp/tmux-0/default") and not inside_server("", "/tmp/tmux-0/default")
+    assert not inside_server("/tmp/tmux-0/default,1,0", "")  # no team server running
