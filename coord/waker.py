@@ -33,6 +33,8 @@ POLL_SECONDS = 2.0  # how often the waker looks; the wake-up comes at most this 
 TYPE_PAUSE = 0.5  # between the typed text and Enter: a TUI may take a fast burst of keys for a paste
 SHOWN_MAX = 20  # messages a wake-up line summarises at most
 IDLE_PROMPT_EVENT = "Notification:idle_prompt"
+CONFIRM_SECONDS = 10.0  # a typed line not taken up as a prompt by then (still idle since the same time) ...
+ATTEMPTS = 3  # ... gets Enter again (a TUI may take the text as a paste), then is typed again once
 
 
 # -- pure ---------------------------------------------------------------------------------------
@@ -150,6 +152,8 @@ class Waker:
         self._run = run or self._tmux
         self._sleep = sleep
         self.typed: list[str] = []  # lines typed so far (the MCP server logs them)
+        # the line last typed, until the agent takes it up: (line, when, activity_since then, attempts)
+        self._unconfirmed: tuple[str, float, float, int] | None = None
 
     @staticmethod
     def _tmux(argv: list[str]) -> object:
@@ -169,6 +173,8 @@ class Waker:
         state = read_state(store, self.role)
         if state is None:
             return None
+        if self._unconfirmed is not None:
+            return self._confirm(state)
         ids = wake_ids(state, self.session_id, self.actionable, self.wake_after)
         if not ids:
             return None
@@ -180,7 +186,31 @@ class Waker:
         line = wake_line(len(ids), messages)
         self.type_line(line)
         self.typed.append(line)
+        self._unconfirmed = (line, time.monotonic(), state.activity_since, 1)
         return line
+
+    def _confirm(self, state: WakeState) -> str | None:
+        """The agent took the line up once its prompt hook ran (activity changed); if it did not
+        within CONFIRM_SECONDS, press Enter again, then type it once more; then give up (the mail
+        stays pending and the prompt hook shows it at the next prompt)."""
+        assert self._unconfirmed is not None
+        line, when, since, attempts = self._unconfirmed
+        if not waiting_at_prompt(state) or state.activity_since != since or state.session_id != self.session_id:
+            self._unconfirmed = None
+            return None
+        if time.monotonic() - when < CONFIRM_SECONDS:
+            return None
+        if attempts >= ATTEMPTS:
+            self._unconfirmed = None
+            return None
+        base = [self.tmux, "-S", self.target.socket, "send-keys", "-t", self.target.pane]
+        if attempts == 1:
+            self._run([*base, "Enter"])
+        else:
+            self._run([*base, "C-u"])
+            self.type_line(line)
+        self._unconfirmed = (line, time.monotonic(), since, attempts + 1)
+        return None
 
 
 def waker_for(environ: Mapping[str, str], role: str, session_id: str, main_role: str,

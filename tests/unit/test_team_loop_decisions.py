@@ -128,3 +128,22 @@ def test_typing_sends_the_text_literally_then_enter() -> None:
          "coord: 1 new QUESTION from pm; read your mail and act on it"],
         ["-S", "/tmp/sock", "send-keys", "-t", "%7", "Enter"],
     ]
+
+
+def test_a_line_the_agent_did_not_take_up_gets_enter_then_is_typed_again_then_given_up() -> None:
+    calls: list[list[str]] = []
+    w = waker.Waker(waker.WakeTarget("%7", "/tmp/sock"), "backend", "s1", ACT, 20, run=calls.append,
+                    sleep=lambda _s: None)
+    idle = state()
+    w._unconfirmed = ("the line", 0.0, idle.activity_since, 1)  # typed long ago, nothing happened since
+    w._confirm(idle)
+    assert calls[-1][-1] == "Enter" and len(calls) == 1
+    w._unconfirmed = ("the line", 0.0, idle.activity_since, 2)
+    w._confirm(idle)
+    assert [c[-1] for c in calls[1:]] == ["C-u", "the line", "Enter"]
+    w._unconfirmed = ("the line", 0.0, idle.activity_since, 3)
+    w._confirm(idle)
+    assert w._unconfirmed is None and len(calls) == 4  # given up: the next prompt shows the mail anyway
+    w._unconfirmed = ("the line", 0.0, idle.activity_since, 1)
+    w._confirm(state(activity="working"))  # taken up: nothing more typed
+    assert w._unconfirmed is None and len(calls) == 4
