@@ -60,6 +60,17 @@ def choose_roles(config: Config, asked: Sequence[str]) -> list[str]:
     return [r for r in config.roles if r in wanted]
 
 
+def up_roles(config: Config, asked: Sequence[str]) -> list[str]:
+    """What team.up starts: choose_roles plus the main role (`coord team.up backend qa` starts pm
+    too, as does a `team` setting without it): the agents report to it and it merges their work,
+    so a team without it is not a team. Running windows are left alone, so naming one role to
+    restart it starts nothing else that runs."""
+    roles = choose_roles(config, asked)
+    if config.main_role in config.roles and config.main_role not in roles:
+        roles = [r for r in config.roles if r in {*roles, config.main_role}]
+    return roles
+
+
 def agent_env(role: str, environ: Mapping[str, str]) -> dict[str, str]:
     """The agent's environment in its window: what it needs passed on, then its fixed identity."""
     env = {k: v for k, v in environ.items()

@@ -137,17 +137,18 @@ def test_team_up_named_roles_only_and_restart_after_exit(
                     FAKE_AGENT_LOG=str(log))
     up = run_coord(repo, "team.up", "qa", env=env)
     assert up.returncode == 0, up.stderr
-    assert set(tmux_server.windows()) == {"qa"}
+    assert set(tmux_server.windows()) == {"pm", "qa"}  # the main role comes along
     first = wait_for("qa's log", lambda: (log / "qa.json").is_file() and json.loads((log / "qa.json").read_text()))
     tmux_server.run("send-keys", "-t", tmux_server.windows()["qa"]["id"], "/exit", "Enter")
     wait_for("qa's window to close", lambda: "qa" not in tmux_server.windows())
     (log / "qa.json").unlink()
     up = run_coord(repo, "team.up", "qa", "backend", env=env)
     assert up.returncode == 0 and "qa: started" in up.stdout and "backend: started" in up.stdout
+    assert "pm: already running" in up.stdout
     second = wait_for("qa's log", lambda: (log / "qa.json").is_file() and json.loads((log / "qa.json").read_text()))
     assert second["pid"] != first["pid"]
     down = run_coord(repo, "team.down", "backend", env=env)
-    assert down.returncode == 0 and set(tmux_server.windows()) == {"qa"}
+    assert down.returncode == 0 and set(tmux_server.windows()) == {"pm", "qa"}
 
 
 def test_tmux_missing_is_one_line_and_exit_9(tmp_path: Path) -> None:

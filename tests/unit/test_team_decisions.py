@@ -128,6 +128,13 @@ def test_choose_roles_defaults_to_team_and_checks_names():
         launch.choose_roles(config, ["nobody"])
 
 
+def test_up_roles_add_the_main_role_to_named_ones():
+    config = Config(roles=ROLES, team=("qa",))
+    assert launch.up_roles(config, []) == [config.main_role, "qa"]
+    assert launch.up_roles(config, ["qa", "backend"]) == [config.main_role, "backend", "qa"]
+    assert launch.up_roles(config, [config.main_role]) == [config.main_role]
+
+
 def test_team_settings_from_toml_and_environment(tmp_path):
     (tmp_path / "coord.toml").write_text(
         'roles = ["pm", "backend", "qa"]\nteam = ["backend"]\nagent_command = "claude"\n'
