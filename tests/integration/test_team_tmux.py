@@ -60,6 +60,7 @@ class TmuxServer:
 
     def kill(self) -> None:
         subprocess.run(["tmux", "-L", self.name, "kill-server"], capture_output=True, check=False)
+        (Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / self.name).unlink(missing_ok=True)
 
 
 @pytest.fixture
