@@ -324,10 +324,12 @@ class CockpitApp(App[None]):
         except CoordError as exc:
             self.notify(exc.line(), severity="error")
             return
-        if os.environ.get("TMUX"):
-            subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, capture_output=True)
+        if "switch-client" in argv:  # inside a client of the team's server: move that client, stay here
+            done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+            if done.returncode != 0:
+                self.notify(f"tmux: {done.stderr.strip() or 'switch-client failed'}", severity="error")
             return
-        with self.suspend():
+        with self.suspend():  # a client of its own on this terminal; detaching returns here
             subprocess.run(argv, check=False)
 
     def _in_thread(self, work: Any) -> None:

@@ -33,7 +33,7 @@ def up(c: object, role: list[str] | None = None) -> None:
     from coord.team.tmux import Tmux
 
     paths, config = workspace()
-    roles = launch.choose_roles(config, _roles(role))
+    roles = launch.up_roles(config, _roles(role))
     tmux = Tmux()
     tmux.check()
     for name in roles:

@@ -23,7 +23,7 @@ from coord.errors import EnvironmentProblemError, InvalidInputError
 from coord.identity import INSTANCE_ENV as _IDENTITY_INSTANCE_ENV
 from coord.identity import validate_role
 from coord.repo import RepoPaths
-from coord.team.tmux import Tmux, Window
+from coord.team.tmux import Tmux, Window, inside_server
 
 WAKE_ENV = "COORD_WAKE"  # the waker (loop) acts only when this is "tmux" and TMUX_PANE is set
 WAKE_TMUX = "tmux"
@@ -58,6 +58,17 @@ def choose_roles(config: Config, asked: Sequence[str]) -> list[str]:
         validate_role(role, config.roles)
     wanted = set(asked)
     return [r for r in config.roles if r in wanted]
+
+
+def up_roles(config: Config, asked: Sequence[str]) -> list[str]:
+    """What team.up starts: choose_roles plus the main role (`coord team.up backend qa` starts pm
+    too, as does a `team` setting without it): the agents report to it and it merges their work,
+    so a team without it is not a team. Running windows are left alone, so naming one role to
+    restart it starts nothing else that runs."""
+    roles = choose_roles(config, asked)
+    if config.main_role in config.roles and config.main_role not in roles:
+        roles = [r for r in config.roles if r in {*roles, config.main_role}]
+    return roles
 
 
 def agent_env(role: str, environ: Mapping[str, str]) -> dict[str, str]:
@@ -226,4 +237,8 @@ def attach_argv(paths: RepoPaths, role: str | None, tmux: Tmux, environ: Mapping
         if role not in windows:
             raise NotFoundError(f"{role} has no window in {session}", f"start it with `coord team.up {role}`")
         target = windows[role].id
-    return tmux.attach_argv(session, target, inside=bool(environ.get("TMUX")))
+    inside = inside_server(environ.get("TMUX"), tmux.socket_path())
+    argv = tmux.attach_argv(session, target, inside=inside)
+    if environ.get("TMUX") and not inside:  # in another tmux server: tmux refuses to nest unless told
+        argv = [shutil.which("env") or "/usr/bin/env", "-u", "TMUX", *argv]
+    return argv

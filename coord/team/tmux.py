@@ -51,6 +51,15 @@ def parse_version(text: str) -> tuple[int, int] | None:
     return (int(found.group(1)), int(found.group(2))) if found else None
 
 
+def inside_server(tmux_env: str | None, socket_path: str) -> bool:
+    """Whether $TMUX (socket,pid,session) says we run inside a client of the server at socket_path:
+    only then can switch-client move that client. Inside ANOTHER server (a private COORD_TMUX_SOCKET,
+    another TMUX_TMPDIR) the caller must attach instead."""
+    if not tmux_env or not socket_path:
+        return False
+    return os.path.realpath(tmux_env.split(",", 1)[0]) == os.path.realpath(socket_path)
+
+
 def parse_windows(text: str) -> list[Window]:
     windows = []
     for line in text.splitlines():
@@ -149,13 +158,17 @@ class Tmux:
 
     def attach_argv(self, session: str, window: str | None, inside: bool) -> list[str]:
         """The client command that shows the session, the given window (an id) selected first:
-        switch-client when already inside tmux, attach-session otherwise. The caller runs it with
-        the terminal (os.execv), so the user's keys go straight to tmux."""
+        switch-client when already inside a client of this server, attach-session otherwise. The
+        caller runs it with the terminal (os.execv), so the user's keys go straight to tmux."""
         if window:
             self.select_window(window)
         if inside:
             return [*self.base(), "switch-client", "-t", f"={session}"]
         return [*self.base(), "attach-session", "-t", f"={session}"]
+
+    def socket_path(self) -> str:
+        """This server's socket ("" when no server runs): what $TMUX names for a client inside it."""
+        return self.run("list-sessions", "-F", "#{socket_path}", ok_missing=True).partition("\n")[0].strip()
 
     def select_window(self, target: str) -> None:
         self.run("select-window", "-t", target)

@@ -157,10 +157,12 @@ class Team:
 
     def __init__(self, root: Path, claude_bin: str, valkey: ValkeyProcess, namespace: str,
                  scripts: Mapping[str, Sequence[Step]], roles: Sequence[str] = ("pm", "backend", "qa"),
-                 main_role: str = "pm") -> None:
+                 main_role: str = "pm", allow: Sequence[str] = (), settings: Mapping[str, str] | None = None) -> None:
         self.root = root
         self.claude_bin = claude_bin
         self.roles = tuple(roles)
+        self.allow = tuple(allow)  # permission rules the user approved once (~/.claude/settings.json)
+        self.settings = dict(settings or {})  # COORD_<KEY> settings for coord and every agent
         self.main_role = main_role
         self.namespace = namespace
         self.keys = Keys(namespace)
@@ -234,6 +236,10 @@ class Team:
             "projects": projects,
         }
         (self.home / ".claude.json").write_text(json.dumps(data))
+        if self.allow:
+            (self.home / ".claude").mkdir(exist_ok=True)
+            allowed = {"permissions": {"allow": list(self.allow)}}
+            (self.home / ".claude" / "settings.json").write_text(json.dumps(allowed))
 
     # -- environment and coord ------------------------------------------------------------------
     def env(self, **extra: str) -> dict[str, str]:
@@ -254,6 +260,7 @@ class Team:
             "MCP_CONNECT_TIMEOUT_MS": "60000",
             "TERM": "xterm-256color",
             "LANG": "C.UTF-8",
+            **self.settings,
             **extra,
         })
 
@@ -306,6 +313,16 @@ class Team:
         """The lifecycle event log (SESSION_START, HEARTBEAT, SESSION_END, ...), oldest first."""
         entries: list[tuple[str, dict[str, str]]] = self.r.xrange(self.keys.events)  # type: ignore[assignment]
         return [dict(fields) for _id, fields in entries]
+
+    def inbox(self, role: str) -> list[dict[str, str]]:
+        """Every message delivered to role (its stream), oldest first, with its id."""
+        entries: list[tuple[str, dict[str, str]]] = self.r.xrange(self.keys.inbox(role))  # type: ignore[assignment]
+        return [{"id": i, **fields} for i, fields in entries]
+
+    def pending(self, role: str) -> list[dict[str, str]]:
+        """role's delivered and not yet acknowledged messages."""
+        ids = set(self.r.hkeys(self.keys.pending(role)))
+        return [m for m in self.inbox(role) if m["id"] in ids]
 
     def status(self, role: str) -> str | None:
         record = self.presence(role)

@@ -171,3 +171,44 @@ def test_watch_in_a_real_tmux_pane(tmp_path: Path, git_repo: Path, pane: Pane,
         wait_for(lambda: not pane.alive(), "coord watch to quit on q", timeout=DEADLINE, interval=0.2)
     finally:
         server.stop()
+
+
+def test_watch_jump_key_switches_the_client_to_the_role_window(tmp_path: Path, valkey: ValkeyProcess,
+                                                               namespace: str) -> None:
+    """`coord watch` running inside a real client of the team's tmux server (that client lives in a
+    pane of an outer server, as in a terminal): `j` on backend's row moves the client to backend's
+    window of the team session, and the watch keeps running in its own session."""
+    from tests.integration.test_team_tmux import FAKE_AGENT, TmuxServer, client_view, team_repo
+    from tests.integration.test_worktree_support import clean_env, run_coord
+
+    repo = team_repo(tmp_path / "repo", f"{sys.executable} {FAKE_AGENT}")
+    log = tmp_path / "log"
+    log.mkdir()
+    team_server, outer = TmuxServer(), TmuxServer()
+    settings = {"COORD_REDIS_URL": valkey.url, "COORD_NAMESPACE": namespace, "COORD_TMUX_SOCKET": team_server.name}
+    env = clean_env(**settings, FAKE_AGENT_LOG=str(log))
+    env.pop("TMUX", None)
+    try:
+        assert run_coord(repo, "team.up", "qa", "backend", env=env).returncode == 0
+        team_session = team_server.windows()["qa"]["session"]
+        watch = ["env", *(f"{k}={v}" for k, v in settings.items()), sys.executable, "-m", "coord.cli", "watch"]
+        subprocess.run(["tmux", "-L", outer.name, "new-session", "-d", "-s", "term", "-x", str(WIDTH), "-y",
+                        str(HEIGHT), "--", "env", "-u", "TMUX", "tmux", "-L", team_server.name, "new-session", "-s",
+                        "cockpit", "-c", str(repo), "--", *watch], env=env, check=True, capture_output=True)
+
+        def screen() -> str:
+            return team_server.run("capture-pane", "-p", "-t", "=cockpit:", check=False)
+
+        wait_for(lambda: "Redis ok" in screen() and "backend" in screen(), "the watch in the client", timeout=DEADLINE)
+        wait_for(lambda: [c[0] for c in client_view(team_server)] == ["cockpit"], "the client on the cockpit session")
+        rows = table_rows(screen())
+        team_server.run("send-keys", "-t", "=cockpit:", *["Down"] * rows.index("backend"))
+        team_server.run("send-keys", "-t", "=cockpit:", "j")
+        wait_for(lambda: client_view(team_server) == [(team_session, "backend")],
+                 "the client to show backend's window", timeout=DEADLINE)
+        panes = team_server.run("list-panes", "-t", "=cockpit:", "-F", "#{pane_dead}", check=False).split()
+        assert panes == ["0"]  # the cockpit still runs in its own session
+    finally:
+        outer.kill()
+        run_coord(repo, "team.down", env=env)
+        team_server.kill()

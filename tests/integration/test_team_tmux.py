@@ -60,6 +60,7 @@ class TmuxServer:
 
     def kill(self) -> None:
         subprocess.run(["tmux", "-L", self.name, "kill-server"], capture_output=True, check=False)
+        (Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / self.name).unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -137,17 +138,18 @@ def test_team_up_named_roles_only_and_restart_after_exit(
                     FAKE_AGENT_LOG=str(log))
     up = run_coord(repo, "team.up", "qa", env=env)
     assert up.returncode == 0, up.stderr
-    assert set(tmux_server.windows()) == {"qa"}
+    assert set(tmux_server.windows()) == {"pm", "qa"}  # the main role comes along
     first = wait_for("qa's log", lambda: (log / "qa.json").is_file() and json.loads((log / "qa.json").read_text()))
     tmux_server.run("send-keys", "-t", tmux_server.windows()["qa"]["id"], "/exit", "Enter")
     wait_for("qa's window to close", lambda: "qa" not in tmux_server.windows())
     (log / "qa.json").unlink()
     up = run_coord(repo, "team.up", "qa", "backend", env=env)
     assert up.returncode == 0 and "qa: started" in up.stdout and "backend: started" in up.stdout
+    assert "pm: already running" in up.stdout
     second = wait_for("qa's log", lambda: (log / "qa.json").is_file() and json.loads((log / "qa.json").read_text()))
     assert second["pid"] != first["pid"]
     down = run_coord(repo, "team.down", "backend", env=env)
-    assert down.returncode == 0 and set(tmux_server.windows()) == {"qa"}
+    assert down.returncode == 0 and set(tmux_server.windows()) == {"pm", "qa"}
 
 
 def test_tmux_missing_is_one_line_and_exit_9(tmp_path: Path) -> None:
@@ -169,3 +171,64 @@ def test_missing_agent_command_and_no_team_to_attach(tmp_path: Path, tmux_server
     assert done.returncode == 9 and "no-such-agent-cli" in done.stderr
     attach = run_coord(repo, "team.attach", env=env)
     assert attach.returncode == 3 and "team.up" in attach.stderr
+
+
+def client_view(server: TmuxServer) -> list[tuple[str, str]]:
+    """(session, active window) of every client attached to the server."""
+    text = server.run("list-clients", "-F", "#{client_session}\t#{window_name}", check=False)
+    return [tuple(line.split("\t", 1)) for line in text.splitlines() if "\t" in line]  # type: ignore[misc]
+
+
+def test_team_attach_switches_inside_tmux_and_attaches_from_another_server(
+    tmp_path: Path, tmux_server: TmuxServer, valkey: ValkeyProcess, namespace: str,
+) -> None:
+    """A real client of the team's server (running in a pane of a second, outer server, as a
+    terminal would host it): `coord team.attach qa` typed inside it switches that client to the
+    team's session with qa's window selected. From a pane of the OTHER server (TMUX names that one)
+    it attaches a new client instead of failing with tmux's "sessions should be nested" refusal."""
+    repo = team_repo(tmp_path / "repo", f"{sys.executable} {FAKE_AGENT}")
+    log = tmp_path / "log"
+    log.mkdir()
+    env = clean_env(COORD_REDIS_URL=valkey.url, COORD_NAMESPACE=namespace, COORD_TMUX_SOCKET=tmux_server.name,
+                    FAKE_AGENT_LOG=str(log))
+    env.pop("TMUX", None)
+    assert run_coord(repo, "team.up", "qa", "backend", env=env).returncode == 0
+    team_session = tmux_server.windows()["qa"]["session"]
+    outer = TmuxServer()
+    try:
+        coord = f"{sys.executable} -m coord.cli"
+        # a terminal (outer's pane) showing a session of the team's server: a real client of it
+        subprocess.run(["tmux", "-L", outer.name, "new-session", "-d", "-s", "term", "-x", "120", "-y", "40", "--",
+                        "env", "-u", "TMUX", "tmux", "-L", tmux_server.name, "new-session", "-s", "user"],
+                       env=env, check=True, capture_output=True)
+        wait_for("a client on the team's server", lambda: [c for c in client_view(tmux_server) if c[0] == "user"])
+        tmux_server.run("send-keys", "-t", "=user:", f"cd {repo} && COORD_TMUX_SOCKET={tmux_server.name} "
+                        f"COORD_REDIS_URL={valkey.url} COORD_NAMESPACE={namespace} {coord} team.attach qa", "Enter")
+        wait_for("the client switched to qa's window", lambda: client_view(tmux_server) == [(team_session, "qa")],
+                 timeout=90)
+
+        # from a pane of the outer server: $TMUX names the outer server, so a new client attaches
+        outer.run("new-window", "-t", "=term:", "-n", "from-outer", "-c", str(repo), "--", "env",
+                  f"COORD_TMUX_SOCKET={tmux_server.name}", f"COORD_REDIS_URL={valkey.url}",
+                  f"COORD_NAMESPACE={namespace}", *coord.split(), "team.attach", "backend")
+        wait_for("a second client, on backend's window",
+                 lambda: sorted(client_view(tmux_server)) == [(team_session, "backend"), (team_session, "backend")],
+                 timeout=90)
+    finally:
+        outer.kill()
+    assert run_coord(repo, "team.down", env=env).returncode == 0
+
+
+def test_tmux_too_old_is_one_line_and_exit_9(tmp_path: Path) -> None:
+    repo = team_repo(tmp_path / "repo", "claude")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to(shutil.which("git"))
+    old = bin_dir / "tmux"
+    old.write_text("#!/bin/sh\necho 'tmux 2.9a'\n")
+    old.chmod(0o755)
+    done = run_coord(repo, "team.up", env=clean_env(PATH=f"{bin_dir}{os.pathsep}/usr/bin:/bin"))
+    assert done.returncode == 9, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "tmux 2.9 is too old" in lines[0] and "install" in lines[0], lines
+    assert not (repo / ".worktrees").exists()

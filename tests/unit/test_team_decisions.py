@@ -128,6 +128,13 @@ def test_choose_roles_defaults_to_team_and_checks_names():
         launch.choose_roles(config, ["nobody"])
 
 
+def test_up_roles_add_the_main_role_to_named_ones():
+    config = Config(roles=ROLES, team=("qa",))
+    assert launch.up_roles(config, []) == [config.main_role, "qa"]
+    assert launch.up_roles(config, ["qa", "backend"]) == [config.main_role, "backend", "qa"]
+    assert launch.up_roles(config, [config.main_role]) == [config.main_role]
+
+
 def test_team_settings_from_toml_and_environment(tmp_path):
     (tmp_path / "coord.toml").write_text(
         'roles = ["pm", "backend", "qa"]\nteam = ["backend"]\nagent_command = "claude"\n'
@@ -165,3 +172,12 @@ def test_spread_roles_turns_words_into_role_flags():
     assert spread_roles(["team.up", "--role", "x", "y"]) == ["team.up", "--role", "x", "--role", "y"]
     assert spread_roles(["team.attach", "qa", "agent.list"]) == ["team.attach", "--role", "qa", "agent.list"]
     assert spread_roles(["agent.setup", "qa"]) == ["agent.setup", "qa"]
+
+
+def test_inside_server_compares_tmux_socket_with_the_team_server():
+    from coord.team.tmux import inside_server
+
+    assert inside_server("/tmp/tmux-0/default,123,4", "/tmp/tmux-0/default")
+    assert not inside_server("/tmp/tmux-0/default,123,4", "/tmp/tmux-0/coord-private")  # another server
+    assert not inside_server(None, "/tmp/tmux-0/default") and not inside_server("", "/tmp/tmux-0/default")
+    assert not inside_server("/tmp/tmux-0/default,1,0", "")  # no team server running
