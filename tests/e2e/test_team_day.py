@@ -91,11 +91,11 @@ def test_a_team_day_with_the_real_cli(tmp_path: Path, claude_bin: str, valkey: V
                                           "the task, woken without a keystroke", after=backend_requests)
         assert index == backend_requests  # the first request after the idle prompt: the wake-up turn
         assert "coord: 1 new TASK_ASSIGNMENT from pm; read your mail and act on it" in seen["wake"]
-        assert "from pm, TASK_ASSIGNMENT" in seen["wake"] and task in seen["wake"]
+        assert "TASK_ASSIGNMENT from pm" in seen["wake"] and task in seen["wake"]
 
         # 2. the BLOCKER sent mid-turn is in backend's very next request
         team.wait(lambda: "next" in seen, "backend's request after the BLOCKER", role="backend")
-        assert blocker in seen["next"] and "from qa, BLOCKER" in seen["next"]
+        assert blocker in seen["next"] and "BLOCKER from qa" in seen["next"]
         assert blocker not in seen["wake"]
 
         # 3. MERGE_READY wakes pm, pm merges through its Bash tool, everyone is told

@@ -83,7 +83,7 @@ def test_mail_arriving_mid_turn_reaches_the_next_request_of_that_turn(workspace:
     before = model.texts(model.request_after(0))
     after = model.texts(model.request_after(1))
     assert blocker not in before
-    assert blocker in after and "from qa, BLOCKER" in after
+    assert blocker in after and "BLOCKER from qa" in after
     assert shown_once(model, blocker) == model.main_requests.index(model.request_after(1))
     record = workspace.presence("backend")
     assert record is not None and record["activity"] == "idle" and record["activity_event"] == "Stop"
@@ -104,7 +104,7 @@ def test_actionable_mail_after_the_last_tool_call_keeps_the_session_going(worksp
     assert not model.errors, model.errors
     assert run.text == "handled it", run.result
     last = model.texts(model.main_requests[-1])
-    assert task in last and "from pm, TASK_ASSIGNMENT" in last
+    assert task in last and "TASK_ASSIGNMENT from pm" in last
     assert shown_once(model, task) == len(model.main_requests) - 1
 
 

@@ -20,7 +20,7 @@ import pytest
 import redis
 from mcp.client import Client
 
-from coord import delivery
+from coord import delivery, texts
 from coord.config import Config
 from coord.keys import Keys
 from coord.mcp_server import Service, build_server
@@ -121,8 +121,8 @@ def test_the_tool_hook_caps_what_it_shows_and_counts_the_rest(make_store: Callab
         store.publish("pm", "backend", "INFO", f"note {i}")
     first = delivery.run_loop(store, "backend", "s1", "tool", "PostToolUse", limit=20)
     assert len(first.messages) == 20 and first.more == 5
-    text = delivery.format_messages("backend", first.messages, first.more, first.pending)
-    assert len(text) <= delivery.CONTEXT_CAP and "5 more new message(s)" in text
+    text = texts.format_mail("backend", first.messages, first.more, first.pending)
+    assert len(text) <= texts.MAIL_CAP and "+5 more not shown" in text
     assert [m.body for m in tool(store).messages] == [f"note {i}" for i in range(20, 25)]
 
 
@@ -132,7 +132,7 @@ def test_answers_name_their_event_and_a_failed_tool_gets_the_mail_too(store: Sto
     assert out is not None
     spec = out["hookSpecificOutput"]
     assert spec["hookEventName"] == "PostToolUseFailure"
-    assert "from pm, BLOCKER" in spec["additionalContext"] and "stop the deploy" in spec["additionalContext"]
+    assert "BLOCKER from pm" in spec["additionalContext"] and "stop the deploy" in spec["additionalContext"]
 
 
 def test_another_sessions_hooks_change_nothing(store: Store, raw: redis.Redis) -> None:
