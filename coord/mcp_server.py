@@ -29,6 +29,7 @@ from coord.config import Config, load_config
 from coord.errors import CoordError, IdentityError, NotFoundError, SessionEndedError
 from coord.messages import BROADCAST, MessageType
 from coord.repo import RepoPaths, find_repo
+from coord.session_env import PRESENCE_BY_HOOKS, PRESENCE_ENV
 
 UNSENT_KEPT = 100  # failed publishes whose ids are kept for an identical resend
 
@@ -87,6 +88,11 @@ class Service:
         self._store: Store | None = None
         self._store_factory = store_factory
         self._radar_store: Store | None = None
+        if environ.get(PRESENCE_ENV, "").strip() == PRESENCE_BY_HOOKS:
+            # Codex / Gemini CLI: the hooks own presence (they know the session id; this server does
+            # not), so a registration here would hold the role against the session's own hooks. The
+            # tools still act as the role; the server never registers, heartbeats or deregisters.
+            self.state = RegistrationState.DEREGISTERED
         try:
             paths = find_repo(cwd if cwd is not None else os.getcwd())
             config = load_config(paths.main_root, environ)
