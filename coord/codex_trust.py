@@ -70,24 +70,23 @@ def list_hooks(codex_bin: str, cwd: Path, environ: Mapping[str, str]) -> list[Ho
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write("".join(json.dumps(r) + "\n" for r in requests))
         proc.stdin.flush()
-        import selectors
-        import time
+        import threading
 
-        deadline = time.monotonic() + APP_SERVER_TIMEOUT
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            while answer is None and time.monotonic() < deadline:
-                if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                    break
-                line = proc.stdout.readline()
-                if not line:
-                    break
+        def read() -> None:
+            nonlocal answer
+            assert proc.stdout is not None
+            for line in proc.stdout:  # the reply, among notifications (config warnings, status)
                 try:
                     message = json.loads(line)
                 except ValueError:
                     continue
                 if isinstance(message, dict) and message.get("id") == 2:
                     answer = message
+                    return
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(APP_SERVER_TIMEOUT)
     finally:
         proc.kill()
         proc.wait(timeout=10)
