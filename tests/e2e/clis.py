@@ -77,7 +77,8 @@ class Agents:
         self.ws = ws
         self.codex_bin = codex
         self.gemini_bin = gemini
-        (ws.repo / "coord.toml").write_text('agents = ["claude", "codex", "gemini"]\n')
+        (ws.repo / "coord.toml").write_text('roles = ["pm", "backend", "frontend", "qa", "docs"]\n'
+                                            'agents = ["claude", "codex", "gemini"]\n')
         done = ws.coord(ws.repo, "init")
         assert done.returncode == 0, done.stdout + done.stderr
         git(ws.repo, "add", "-A")
