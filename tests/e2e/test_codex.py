@@ -41,6 +41,7 @@ def test_tools_listed_callable_and_presence_ends_inactive(agents: Agents) -> Non
     assert qa["status"] == "active"  # registered by the SessionStart hook before the model ran
     record = ws.presence("qa")
     assert record is not None and record["status"] == "inactive", record  # SessionEnd hook
+    assert not record["session_id"].startswith("mcp-"), record  # the hooks own presence, not the MCP server
     kinds = [e.get("type") for e in ws.events() if e.get("sender") == "qa"]
     assert "SESSION_START" in kinds and "SESSION_END" in kinds, kinds
 
@@ -85,3 +86,32 @@ def test_edit_of_a_claimed_file_is_denied_naming_the_holder(agents: Agents) -> N
     assert "backend" in denied and "reworking the API routes" in denied and "src/api.py" in denied, denied
     assert (tree / "src" / "api.py").read_text() == "routes = []\n"  # not edited
     assert (tree / "notes.txt").read_text() == "qa notes\n", allowed  # an unclaimed file is edited normally
+
+
+def test_doctor_explains_codex_trust_with_a_fix_that_works(agents: Agents) -> None:
+    """Untrusted: doctor names what Codex will not run and prints one command; running it (what
+    accepting Codex's prompts records) makes doctor, and Codex, agree that coord's hooks run."""
+    import os
+    import subprocess
+
+    tree = agents.worktree("qa")
+    agents.write_codex_config("http://127.0.0.1:9")  # a config with no trust at all
+    env = {**agents.codex_env("qa"), "COORD_CODEX_BIN": agents.codex_bin}
+
+    def doctor() -> str:
+        done = agents.ws.coord(tree, "doctor", "--skip-mcp")
+        return next(line for line in (done.stdout + done.stderr).splitlines() if line.split()[1:2] == ["codex"])
+
+    original = agents.ws.base_env
+    agents.ws.base_env = lambda: env  # type: ignore[method-assign]
+    try:
+        for _ in range(3):  # the folder, then the hooks, then nothing left to fix
+            line = doctor()
+            if line.startswith("ok"):
+                break
+            assert "or run: printf" in line, line
+            fix = line.split("or run: ", 1)[1].rstrip(")")
+            subprocess.run(["sh", "-c", fix], check=True, env=os.environ.copy())
+        assert line.startswith("ok") and "runs coord's 4 hooks" in line, line
+    finally:
+        agents.ws.base_env = original  # type: ignore[method-assign]

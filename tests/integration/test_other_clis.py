@@ -135,3 +135,20 @@ def test_the_rendered_hook_commands_enforce_identity_claims_and_deliver_mail(
                        {"session_id": "gm-1", "cwd": str(docs), "hook_event_name": "BeforeTool",
                         "tool_name": "write_file", "tool_input": {"file_path": str(docs / "notes.md")}}, docs_env)
     assert allowed is None
+
+
+def test_session_start_prints_each_clis_line_and_refuses_one_the_project_lacks(
+        git_repo: Path, coord_env: dict[str, str]) -> None:
+    repo = git_repo
+    (repo / "coord.toml").write_text('roles = ["pm", "qa", "docs"]\nagents = ["claude", "codex"]\n')
+    assert coord(repo, "init").returncode == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "coord init")
+    done = coord(repo, "session.start", "qa", "--agent", "codex", env=coord_env)
+    assert done.returncode == 0, done.stderr
+    assert "cd .worktrees/qa && COORD_ROLE=qa codex" in done.stdout and "coord doctor" in done.stdout
+    refused = coord(repo, "session.start", "docs", "--agent", "gemini", env=coord_env)
+    assert refused.returncode == 8, refused.stdout + refused.stderr  # ConfigError
+    assert 'add "gemini" to agents' in refused.stderr and not (repo / ".worktrees" / "docs").exists()
+    plain = coord(repo, "session.start", "docs", env=coord_env)
+    assert "CLAUDE_INSTANCE_ID=docs claude" in plain.stdout, plain.stdout + plain.stderr
