@@ -104,14 +104,17 @@ def test_doctor_explains_codex_trust_with_a_fix_that_works(agents: Agents) -> No
 
     original = agents.ws.base_env
     agents.ws.base_env = lambda: env  # type: ignore[method-assign]
+    fixes = []
     try:
         for _ in range(3):  # the folder, then the hooks, then nothing left to fix
             line = doctor()
             if line.startswith("ok"):
                 break
+            fixes.append(line)
             assert "or run: printf" in line, line
             fix = line.split("or run: ", 1)[1].rstrip(")")
             subprocess.run(["sh", "-c", fix], check=True, env=os.environ.copy())
         assert line.startswith("ok") and "runs coord's 4 hooks" in line, line
+        assert fixes and "does not trust" in fixes[0], fixes  # it did start untrusted
     finally:
         agents.ws.base_env = original  # type: ignore[method-assign]
