@@ -39,7 +39,7 @@ HOOKS: tuple[CodexHook, ...] = (
     CodexHook("SessionStart", "session-start", "startup|resume", 15),
     # Blocks the prompt (decision: block) when the identity is wrong or the role is held.
     CodexHook("UserPromptSubmit", "user-prompt-submit", None, 10),
-    CodexHook("PreToolUse", "pre-tool-use", "|".join(EDIT_TOOLS), 10),
+    CodexHook("PreToolUse", "pre-tool-use", f"^({'|'.join(EDIT_TOOLS)})$", 10),  # a regex: the whole name
     CodexHook("SessionEnd", "session-end", None, SESSION_END_MAX_SECONDS),
 )
 

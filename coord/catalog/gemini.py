@@ -35,7 +35,7 @@ HOOKS: tuple[GeminiHook, ...] = (
     GeminiHook("SessionStart", "session-start", None, 15_000),
     # BeforeAgent runs before every prompt reaches the model: Gemini's UserPromptSubmit.
     GeminiHook("BeforeAgent", "user-prompt-submit", None, 10_000),
-    GeminiHook("BeforeTool", "pre-tool-use", "|".join(EDIT_TOOLS), 10_000),
+    GeminiHook("BeforeTool", "pre-tool-use", f"^({'|'.join(EDIT_TOOLS)})$", 10_000),  # a regex: the whole name
     GeminiHook("SessionEnd", "session-end", None, 5_000),
 )
 

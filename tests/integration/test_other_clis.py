@@ -65,7 +65,7 @@ def test_init_renders_merges_and_drift_checks_the_codex_and_gemini_files(git_rep
     assert drifted.returncode == 12 and ".codex/hooks.json" in drifted.stdout + drifted.stderr
     assert coord(repo, "init").returncode == 0
     restored = json.loads((repo / ".codex" / "hooks.json").read_text())
-    assert restored["hooks"]["PreToolUse"][0]["matcher"] == "apply_patch"
+    assert restored["hooks"]["PreToolUse"][0]["matcher"] == "^(apply_patch)$"
     assert git(repo, "status", "--porcelain").stdout == ""  # back to exactly what was committed
 
 

@@ -98,7 +98,7 @@ def test_codex_files_merge_with_the_users_and_rerender_identically() -> None:
     assert hooks["Stop"][0]["hooks"][0]["command"] == "notify"
     starts = [h["command"] for g in hooks["SessionStart"] for h in g["hooks"]]
     assert starts[0] == "mine" and codex.LAUNCHER_PATH in starts[1] and len(starts) == 2
-    assert hooks["PreToolUse"][0]["matcher"] == "apply_patch"
+    assert hooks["PreToolUse"][0]["matcher"] == "^(apply_patch)$"
 
 
 def test_gemini_settings_keep_the_users_keys_and_use_milliseconds() -> None:
