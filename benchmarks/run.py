@@ -24,6 +24,7 @@ sys.path.insert(0, str(_HERE.parent))
 
 from benchmarks import (  # noqa: E402
     rows_hooks,
+    rows_loop,
     rows_mcp,
     rows_memory,
     rows_scale,
@@ -42,6 +43,7 @@ GROUPS: dict[str, Callable[[Context], list[Row]]] = {
     "5:throughput": rows_throughput.throughput,
     "6:worktrees": rows_worktrees.worktrees,
     "7:memory": rows_memory.memory,
+    "9:team-loop": rows_loop.team_loop,
 }
 
 

@@ -50,6 +50,9 @@ class Config:
     team: tuple[str, ...] = ()  # roles `coord team.up` starts with no ROLE given; () = every role
     agent_command: str = "claude"  # the agent CLI team.up starts in each role's tmux window
     agent_command_by_role: tuple[tuple[str, str], ...] = ()  # (role, command): overrides agent_command
+    keep_going_max: int = 3  # Stop hook continuations in a row for unseen actionable mail; 0 = off (coord.delivery)
+    wake_after_seconds: int = 20  # the idle waker types into a coord-started tmux pane after this much idle time
+    hook_transport: str = "mcp_tool"  # "mcp_tool" or "command": how the per-tool-call hooks reach coord
 
     def team_roles(self) -> tuple[str, ...]:
         """The roles team.up starts by default, main role included, in configured order."""
@@ -102,7 +105,13 @@ SETTING_HELP: dict[str, str] = {
     "team": "roles `coord team.up` starts when none are named (default: every role)",
     "agent_command": "the agent command line team.up runs in each role's tmux window",
     "agent_command_by_role": "per-role agent commands: a [agent_command_by_role] table (JSON object in the env)",
+    "keep_going_max": "Stop-hook continuations in a row for unseen actionable mail (0 turns it off)",
+    "wake_after_seconds": "idle seconds before coord types a wake-up line into an agent's tmux pane (team.up only)",
+    "hook_transport": "mcp_tool (default: PostToolUse/Stop/Notification call the running coord MCP server) or "
+    "command (a coord-hook process per event)",
 }
+HOOK_TRANSPORTS = ("mcp_tool", "command")
+_ZERO_OK = {"keep_going_max"}  # whole-number settings where 0 means "off"
 
 _INT_KEYS = {f.name for f in fields(Config) if f.type == "int"}
 _BOOL_KEYS = {f.name for f in fields(Config) if f.type == "bool"}
@@ -176,6 +185,8 @@ def _coerce(key: str, value: object, source: str) -> object:
         return _agent_list(value, source)
     if key == "agent_command_by_role":
         return _command_table(value, source)
+    if key == "hook_transport" and value not in HOOK_TRANSPORTS:
+        raise ConfigError(f"{source}: hook_transport must be one of {', '.join(HOOK_TRANSPORTS)}, got {value!r}", None)
     if key == "agent_command" and isinstance(value, str) and not value.strip():
         raise ConfigError(f"{source}: agent_command is empty", 'name the agent CLI, e.g. agent_command = "claude"')
     if key == "roles":
@@ -196,7 +207,7 @@ def _coerce(key: str, value: object, source: str) -> object:
             number = int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: {key} must be a whole number, got {value!r}", None) from None
-        if number <= 0:
+        if number < 0 or (number == 0 and key not in _ZERO_OK):
             raise ConfigError(f"{source}: {key} must be positive, got {number}", None)
         return number
     if not isinstance(value, str):

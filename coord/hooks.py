@@ -26,13 +26,13 @@ from typing import Any
 
 from coord.actor import email_from_files, identify
 from coord.catalog.claude import ACK_TOOL, CHECK_TOOL
+from coord.delivery import format_messages
 from coord.dialects import DIALECTS, PATHS_KEY, answer_out, payload_in
 from coord.errors import CoordError, IdentityError, InvalidInputError, StoreUnavailableError
 from coord.identity import Identity
-from coord.messages import BROADCAST, Message, MessageType
+from coord.messages import BROADCAST, MessageType
 from coord.presence import describe_age
 
-CONTEXT_CAP = 9000  # characters of message text per turn; Claude Code caps a hook string at 10,000
 STORE_TIMEOUT = 0.4  # seconds per socket step: with a hung Redis the whole hook (start-up ~0.1 s, one retry for
 # the embedded server) still exits within 1 s, as issue 7 requires
 MAX_STDIN = 4 * 1024 * 1024  # the prompt rides along on stdin; coord needs none of it
@@ -92,49 +92,6 @@ def start_context(identity: Identity, session_id: str, toplevel: str, branch: st
             f"{CHECK_TOOL} lists them; {ACK_TOOL} marks them handled."
         )
     return "\n".join(lines)
-
-
-def _stamp(timestamp: float) -> str:
-    import time
-
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
-
-
-def format_messages(role: str, messages: Sequence[Message], more: int, pending: int, cap: int = CONTEXT_CAP) -> str:
-    """New mail as plain facts. Bodies are quoted as sent (indented) and the whole stays under cap
-    characters: a message that does not fit is cut with a note, later ones are only counted, and
-    the text says which tool returns them in full (they stay pending until acknowledged)."""
-    if not messages:
-        return ""
-    head = f"coord: {len(messages) + more} new message(s) for {role} since the last prompt, oldest first:"
-    parts = [head]
-    used = len(head) + 400  # room for the footer
-    shown = 0
-    cut = False
-    for m in messages:
-        to_all = " (to all)" if m.recipient == BROADCAST else ""
-        title = f"- [{m.id}] from {m.sender}{to_all}, {m.type}, {_stamp(m.timestamp)}:"
-        body = "\n".join("    " + line for line in (m.body.splitlines() or [""]))
-        room = cap - used - len(title) - 1
-        if room < 200 and shown:
-            break
-        if len(body) > room:
-            room = max(room, 200)
-            note = f"[... cut: {len(body) - room} more characters; {CHECK_TOOL} returns the full text]"
-            body = body[:room] + "\n    " + note
-            cut = True
-        parts.append(f"{title}\n{body}")
-        used += len(title) + len(body) + 2
-        shown += 1
-        if cut:
-            break
-    unshown = len(messages) - shown + more
-    tail = []
-    if unshown:
-        tail.append(f"{unshown} more new message(s) not shown here; {CHECK_TOOL} lists every pending message.")
-    tail.append(f"{pending} message(s) pending for {role} in all; {ACK_TOOL} with their ids marks them handled.")
-    parts.append("coord: " + " ".join(tail))
-    return "\n".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,11 +320,37 @@ def on_worktree_remove(payload: Mapping[str, Any], environ: Mapping[str, str]) -
     return ""
 
 
+def on_loop_event(event: str, payload: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """PostToolUse, PostToolUseFailure, Stop, Notification as a command (hook_transport "command";
+    the mcp_tool transport reaches coord.delivery through the MCP server instead). Never blocks a
+    tool call and never warns per call: not coordinated, or Redis down, means no output at all."""
+    from coord import delivery
+
+    session_id = session_id_of(payload, environ)
+    if session_id is None:
+        return None
+    try:
+        paths, config = locate(payload, environ)
+        identity = session_identity(paths, config, environ)
+        with _open(paths, config, start_server=False) as store:
+            return delivery.answer(store, identity.role, session_id, event, payload)
+    except CoordError:
+        return None
+
+
+def _loop(event: str) -> Any:
+    return lambda payload, environ: on_loop_event(event, payload, environ)
+
+
 HANDLERS = {
     "session-start": on_session_start,
     "user-prompt-submit": on_user_prompt_submit,
     "session-end": on_session_end,
     "pre-tool-use": on_pre_tool_use,
+    "post-tool-use": _loop("PostToolUse"),
+    "post-tool-use-failure": _loop("PostToolUseFailure"),
+    "stop": _loop("Stop"),
+    "notification": _loop("Notification"),
 }
 # Events whose answer is plain stdout and whose failure must fail the action (exit code = the
 # error's, coord/errors.py), unlike the session hooks above, which never fail a session.

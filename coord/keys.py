@@ -52,8 +52,17 @@ class Keys:
         return f"{self.prefix}:repeat:{digest}"
 
     def seen(self, role: str) -> str:
-        """STRING: newest inbox id already shown to the role by its per-turn hook."""
+        """STRING: newest inbox id already shown to the role: the ONE "last seen" cursor of the per-prompt
+        hook, the per-tool-call hook and the Stop hook (one live session holds a role at a time)."""
         return f"{self.prefix}:seen:{role}"
+
+    def continued(self, role: str) -> str:
+        """STRING count of Stop-hook continuations in a row (coord.delivery; reset by a new prompt)."""
+        return f"{self.prefix}:continued:{role}"
+
+    def woken(self, role: str) -> str:
+        """STRING: newest inbox id the idle waker already typed a wake-up line about (coord.waker)."""
+        return f"{self.prefix}:woken:{role}"
 
     @property
     def events(self) -> str:

@@ -99,6 +99,12 @@ class Service:
             self.actor = resolve_actor(paths, config, environ, lambda: email_from_git(paths))
         except CoordError as exc:
             self.problem = exc
+        self.waker = None
+        if self.actor is not None:
+            from coord.waker import waker_for
+
+            cfg = self.actor.config
+            self.waker = waker_for(environ, self.actor.role, self.session_id, cfg.main_role, cfg.wake_after_seconds)
 
     # -- plumbing -----------------------------------------------------------------------
     @property
@@ -266,6 +272,42 @@ class Service:
         except CoordError as exc:
             log(f"conflict radar: {exc.line()}")
 
+    # -- the team loop (coord.delivery, coord.waker) -----------------------------------------
+    def hook(self, event: str, stop_hook_active: str = "", notification_type: str = "") -> str:
+        """Claude Code's mcp_tool hooks (PostToolUse, PostToolUseFailure, Stop, Notification): the
+        JSON text a command hook would print, or "" (nothing new). For this server's own session
+        only (no session or role argument). An invalid identity is an error like every tool's; an
+        unreachable store says nothing rather than disturb every tool call."""
+        import json
+
+        from coord import delivery
+
+        def given(value: str) -> str:  # a field the event lacks may come through unsubstituted
+            return "" if not isinstance(value, str) or value.startswith("${") else value
+
+        self._require()
+        fields = {"stop_hook_active": given(stop_hook_active), "notification_type": given(notification_type)}
+        try:
+            out = self.call(lambda store, actor: delivery.answer(store, actor.role, self.session_id, given(event),
+                                                                 fields))
+        except CoordError as exc:
+            log(f"hook {event}: {exc.line()}")
+            return ""
+        return json.dumps(out) if out else ""
+
+    def wake_tick(self) -> None:
+        """The idle waker's look (coord.waker), for sessions coord started in tmux. Never raises."""
+        if self.waker is None or self.state is not RegistrationState.REGISTERED:
+            return
+        with self._lock:
+            try:
+                line = self.waker.tick(self.store())
+            except CoordError as exc:
+                log(f"waker: {exc.line()}")
+                return
+        if line:
+            log(f"waker typed: {line}")
+
     def shutdown(self) -> None:
         """The client went away (session over): mark the role inactive, history kept. A killed
         server never gets here; its session goes stale instead. Never raises."""
@@ -339,6 +381,15 @@ def build_server(service: Service | None = None, autostart: bool = False) -> Any
                     await anyio.to_thread.run_sync(svc.radar_tick)
 
             group.start_soon(beat)
+            if svc.waker is not None:
+                from coord.waker import POLL_SECONDS
+
+                async def wake() -> None:
+                    while True:
+                        await anyio.sleep(POLL_SECONDS)
+                        await anyio.to_thread.run_sync(svc.wake_tick)
+
+                group.start_soon(wake)
             try:
                 yield {}
             finally:
@@ -420,6 +471,11 @@ def build_server(service: Service | None = None, autostart: bool = False) -> Any
     @server.tool(name=Tool.GET_CLAIMS.value, description="Every file claim: holder, reason, status, time left.")
     def get_claims() -> dict[str, Any]:
         return run(svc.get_claims)
+
+    @server.tool(name=Tool.HOOK.value, structured_output=False,
+                 description="Internal: Claude Code's hooks call this after tool calls and at Stop. Not for agents.")
+    def hook(event: str = "", stop_hook_active: str = "", notification_type: str = "") -> str:
+        return run(lambda: svc.hook(event, stop_hook_active, notification_type))
 
     return server
 

@@ -11,6 +11,14 @@ from enum import StrEnum
 from typing import NamedTuple
 
 
+class Activity(StrEnum):
+    """What a live agent is doing, as its hooks last reported it."""
+
+    WORKING = "working"  # a prompt was submitted or a tool just ran
+    IDLE = "idle"  # its turn ended (Stop) or it has just started: it waits at its prompt
+    NEEDS_INPUT = "needs_input"  # the CLI asks its human (a permission prompt, or an idle prompt notification)
+
+
 class Status(StrEnum):
     """What a role's presence says to its peers."""
 
@@ -39,6 +47,11 @@ class PresenceRecord(NamedTuple):
     last_heartbeat: float
     status: str  # Status.ACTIVE or Status.INACTIVE as stored; STALE is derived, never stored
     host: str = ""  # the machine the session runs on (worktree_path is a path on that machine)
+    # What the agent is doing, written by its hooks (coord.delivery): working, idle or needs_input
+    # ("" before any hook said); since when (server time); and the hook event that said so.
+    activity: str = ""
+    activity_since: float = 0.0
+    activity_event: str = ""
 
     def to_dict(self) -> dict[str, object]:
         return self._asdict()
@@ -53,6 +66,9 @@ class PresenceRecord(NamedTuple):
             _seconds(data.get("last_heartbeat", 0.0)),
             str(data.get("status", Status.INACTIVE.value)),
             str(data.get("host", "")),
+            str(data.get("activity", "") or ""),
+            _seconds(data.get("activity_since", 0.0) or 0.0),
+            str(data.get("activity_event", "") or ""),
         )
 
 

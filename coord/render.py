@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coord.catalog.claude import SERVER_NAME, TOOL_NAMES, hooks_for
+from coord.catalog.claude import SERVER_NAME, TOOL_NAMES, Tool, hooks_for, mcp_tool_hook
 from coord.config import Config, load_config
 from coord.errors import CoordError, DriftError
 from coord.identity import INSTANCE_ENV
@@ -88,6 +88,9 @@ def build_context(config: Config, tools: Sequence[str], commands: Commands) -> d
         "hooks": hooks_for(lambda setting: bool(getattr(config, setting))),
         "agents": config.agents,
         "hooks_dir": HOOKS_DIR,
+        "hook_transport": config.hook_transport,
+        "hook_tool": Tool.HOOK.value,  # called by hooks, not agents: left out of the agents' tool list
+        "mcp_tool_hook": mcp_tool_hook,
         "hook_program_file": HOOK_PROGRAM_FILE,
         "instance_env": INSTANCE_ENV,
         "roles": config.roles,
@@ -161,6 +164,8 @@ def _load_json(text: str | None, path: str) -> dict[str, Any]:
 
 
 def _is_ours(hook: object) -> bool:
+    if isinstance(hook, dict) and hook.get("type") == "mcp_tool":
+        return hook.get("server") == SERVER and hook.get("tool") == Tool.HOOK.value
     return isinstance(hook, dict) and HOOK_SCRIPT_PREFIX in str(hook.get("command", ""))
 
 

@@ -57,7 +57,16 @@ local function enc_record(r)
     ',"registered_at":' .. num(r.registered_at) ..
     ',"last_heartbeat":' .. num(r.last_heartbeat) ..
     ',"status":' .. cjson.encode(r.status) ..
-    ',"host":' .. cjson.encode(r.host or '') .. '}'
+    ',"host":' .. cjson.encode(r.host or '') ..
+    ',"activity":' .. cjson.encode(r.activity or '') ..
+    ',"activity_since":' .. num(tonumber(r.activity_since) or 0) ..
+    ',"activity_event":' .. cjson.encode(r.activity_event or '') .. '}'
+end
+-- What the agent is doing (coord.presence.Activity); the time moves only when the activity changes.
+local function set_activity(r, activity, event, now)
+  if r.activity ~= activity then r.activity_since = now end
+  r.activity = activity
+  r.activity_event = event
 end
 -- Mirrors coord.presence.is_stale: the boundary itself is stale.
 local function stale(last, now, stale_seconds) return (now - last) >= stale_seconds end
@@ -123,6 +132,11 @@ if raw then
 end
 local rec = {role = role, session_id = session, worktree_path = path,
   registered_at = registered_at, last_heartbeat = now, status = 'active', host = ARGV[8]}
+if how == 'same' then
+  local old = cjson.decode(raw)
+  rec.activity, rec.activity_since, rec.activity_event = old.activity, old.activity_since, old.activity_event
+end
+if not rec.activity or rec.activity == '' then set_activity(rec, 'idle', 'SessionStart', now) end
 redis.call('HSET', KEYS[1], role, enc_record(rec))
 redis.call('SET', KEYS[2], session, 'EX', ttl)
 return {'ok', how, prev, prev_age}
@@ -274,7 +288,8 @@ return out
 """,
 )
 
-# KEYS: presence, alive:<role>, inbox, pending, seen
+# KEYS: presence, alive:<role>, inbox, pending, seen, continued:<role> (optional: a new prompt ends a
+#       run of Stop continuations)
 # ARGV: role, session_id, worktree_path, now ('' = server time), stale_seconds, ttl_seconds, limit, host
 # -> {state, holder, age, pending_count, more, {id, fields}...}
 # state: 'active' (heartbeat done), 'claimed' (role was free: registered now), 'held'.
@@ -306,8 +321,10 @@ rec.worktree_path = path
 rec.host = ARGV[8]
 rec.last_heartbeat = now
 rec.status = 'active'
+set_activity(rec, 'working', 'UserPromptSubmit', now)
 redis.call('HSET', KEYS[1], role, enc_record(rec))
 redis.call('SET', KEYS[2], session, 'EX', ttl)
+if KEYS[6] then redis.call('DEL', KEYS[6]) end
 local seen = redis.call('GET', KEYS[5]) or '0-0'
 local ids = redis.call('HKEYS', KEYS[4])
 local fresh = sorted_ids(ids, seen)
@@ -325,4 +342,78 @@ return out
 """,
 )
 
-ALL: tuple[Script, ...] = (REGISTER, HEARTBEAT, DEREGISTER, PUBLISH, CHECK, ACK, NOTIFICATIONS, TURN)
+# The team loop's hooks (coord.delivery): PostToolUse / PostToolUseFailure ('tool'), Stop ('stop'),
+# Notification ('notify'). Heartbeat and activity for the holding session, and the mail not seen yet
+# (the cursor shared with TURN), in one round trip.
+# KEYS: presence, alive:<role>, inbox, pending, seen, continued:<role>
+# ARGV: role, session_id, now ('' = server time), ttl_seconds, limit, mode, event, stop_active ('1'|'0'),
+#       keep_going_max, actionable types (comma-separated), activity for 'notify', heartbeat refresh seconds
+# -> {'other'} (not this session's role: nothing done) | {state, pending_count, more, continued, {id, fields}...}
+# state: 'show' (tool: the rows are new mail, now seen), 'block' (stop: actionable mail, rows now seen,
+# continued counts this continuation), 'pass' (stop or notify: nothing shown; more = unseen count).
+LOOP = Script(
+    "loop",
+    r"""
+local role, session = ARGV[1], ARGV[2]
+local now, ttl, limit, mode, event = now_of(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
+local raw = redis.call('HGET', KEYS[1], role)
+if not raw then return {'other'} end
+local rec = cjson.decode(raw)
+if rec.session_id ~= session or rec.status ~= 'active' then return {'other'} end
+-- Write only what changed: a tool call of a working agent with nothing new writes nothing (on a
+-- server with appendfsync always every write is an fsync, milliseconds per tool call). The
+-- heartbeat is refreshed when it is older than ARGV[12] seconds (the MCP server beats as well).
+local function save(activity, force)
+  local changed = force or rec.activity ~= activity
+  if changed then set_activity(rec, activity, event, now) end
+  if changed or (now - rec.last_heartbeat) >= tonumber(ARGV[12]) then
+    rec.last_heartbeat = now
+    redis.call('HSET', KEYS[1], role, enc_record(rec))
+    redis.call('SET', KEYS[2], session, 'EX', ttl)
+  end
+end
+local flat = redis.call('HGETALL', KEYS[4])
+local types, ids = {}, {}
+for i = 1, #flat, 2 do ids[#ids + 1] = flat[i]; types[flat[i]] = flat[i + 1] end
+local fresh = sorted_ids(ids, redis.call('GET', KEYS[5]) or '0-0')
+local function show(state, count)
+  local out = {state, #ids, 0, count}
+  local shown, consumed = 0, 0
+  for i = 1, #fresh do
+    if shown >= limit then break end
+    consumed = i
+    local row = fetch(KEYS[3], fresh[i][3])
+    if row then out[#out + 1] = row; shown = shown + 1 end
+  end
+  if consumed > 0 then redis.call('SET', KEYS[5], fresh[consumed][3]) end
+  out[3] = #fresh - consumed
+  return out
+end
+if mode == 'notify' then
+  save(ARGV[11], rec.activity_event ~= event)  -- another kind of notification is news to the waker
+  return {'pass', #ids, #fresh, 0}
+end
+if mode == 'tool' then
+  save('working')
+  return show('show', 0)
+end
+local count = tonumber(redis.call('GET', KEYS[6]) or '0') or 0
+if ARGV[8] ~= '1' then count = 0 end
+local wanted = {}
+for t in string.gmatch(ARGV[10], '[^,]+') do wanted[t] = true end
+local actionable = false
+for i = 1, #fresh do
+  if wanted[types[fresh[i][3]]] then actionable = true; break end
+end
+if actionable and count < tonumber(ARGV[9]) then
+  redis.call('SET', KEYS[6], count + 1, 'EX', 86400)
+  save('working')
+  return show('block', count + 1)
+end
+redis.call('DEL', KEYS[6])
+save('idle')
+return {'pass', #ids, #fresh, count}
+""",
+)
+
+ALL: tuple[Script, ...] = (REGISTER, HEARTBEAT, DEREGISTER, PUBLISH, CHECK, ACK, NOTIFICATIONS, TURN, LOOP)

@@ -58,6 +58,8 @@ class PresenceView(NamedTuple):
     last_heartbeat: float | None
     configured: bool = True  # False: registered once, no longer in the configured roles
     host: str | None = None  # the machine the session runs on; worktree_path is a path there
+    activity: str | None = None  # working / idle / needs_input (coord.delivery); None when never said
+    activity_since: float | None = None  # server time the activity last changed
 
     def to_dict(self) -> dict[str, object]:
         # by hand: dataclasses.asdict deep-copies every field and dominated presence() at 200 roles
@@ -72,6 +74,8 @@ class PresenceView(NamedTuple):
             "last_heartbeat": self.last_heartbeat,
             "configured": self.configured,
             "host": self.host,
+            "activity": self.activity,
+            "activity_since": self.activity_since,
         }
 
     def summary(self) -> dict[str, object]:
@@ -85,6 +89,8 @@ class PresenceView(NamedTuple):
             "seconds_since_heartbeat": None if age is None else round(age, 1),
             "session_id": self.session_id,
             "host": self.host,
+            "activity": self.activity,
+            "activity_since": self.activity_since,
         }
 
     @property
@@ -274,6 +280,8 @@ def view(
         last_heartbeat=record.last_heartbeat,
         configured=configured,
         host=record.host or None,
+        activity=record.activity or None,
+        activity_since=record.activity_since or None,
     )
 
 
@@ -748,7 +756,7 @@ class Store:
         k = self.keys
         reply = items(self._script(
             TURN,
-            [k.presence, k.alive(role), k.inbox(role), k.pending(role), k.seen(role)],
+            [k.presence, k.alive(role), k.inbox(role), k.pending(role), k.seen(role), k.continued(role)],
             [role, session_id, worktree_path or "", self.now_arg(), self.config.stale_seconds,
              self.config.presence_ttl_seconds, limit, self.host],
         ))

@@ -31,6 +31,7 @@ class Tool(StrEnum):
     CLAIM_FILES = "coord_claim_files"
     RELEASE_FILES = "coord_release_files"
     GET_CLAIMS = "coord_get_claims"
+    HOOK = "coord_hook"  # called by Claude Code's mcp_tool hooks (per tool call, at Stop), not by agents
 
 
 TOOL_NAMES: tuple[str, ...] = tuple(t.value for t in Tool)
@@ -42,6 +43,8 @@ ACK_TOOL = Tool.ACK_MESSAGES.value
 # Claude Code's tools that write files: file claims are checked before each of them runs.
 EDIT_TOOLS: tuple[str, ...] = ("Edit", "Write", "MultiEdit", "NotebookEdit")
 EDIT_MATCHER = "|".join(EDIT_TOOLS)  # the PreToolUse matcher rendered into .claude/settings.json
+# Notification kinds that mean the agent waits for a human (activity needs_input).
+NOTIFY_MATCHER = "permission_prompt|idle_prompt"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,10 @@ class HookSpec:
     # did not make): the script exits 1 when coord-hook is missing instead of letting it pass.
     required: bool = False
     setting: str | None = None  # a boolean setting (coord/config.py) without which it is not rendered
+    # Per-tool-call and end-of-turn events: with hook_transport "mcp_tool" (the default) they are
+    # rendered as a call of the coord MCP server's HOOK tool, which is already running (no process
+    # start per tool call); with "command", and for every other event, as the coord-<arg>.sh script.
+    via_mcp: bool = False
 
     @property
     def script(self) -> str:
@@ -73,7 +80,27 @@ HOOKS: tuple[HookSpec, ...] = (
     # may wait for coord's repository lock behind other setups and runs `git worktree add`.
     HookSpec("WorktreeCreate", "worktree-create", None, 120, required=True, setting="own_claude_worktrees"),
     HookSpec("WorktreeRemove", "worktree-remove", None, 60, setting="own_claude_worktrees"),
+    # The team loop (coord.delivery): new mail between tool calls, unseen actionable mail keeps a
+    # stopping agent going, and activity (working / idle / needs_input) for the waker and the cockpit.
+    HookSpec("PostToolUse", "post-tool-use", None, 10, via_mcp=True),
+    HookSpec("PostToolUseFailure", "post-tool-use-failure", None, 10, via_mcp=True),
+    HookSpec("Stop", "stop", None, 10, via_mcp=True),
+    HookSpec("Notification", "notification", NOTIFY_MATCHER, 10, via_mcp=True),
 )
+
+# What the mcp_tool hooks pass to the HOOK tool: Claude Code substitutes ${path} from the hook's
+# JSON input (a field the event lacks becomes empty). No session id: the server acts for its own.
+HOOK_TOOL_INPUT: dict[str, str] = {
+    "event": "${hook_event_name}",
+    "stop_hook_active": "${stop_hook_active}",
+    "notification_type": "${notification_type}",
+}
+
+
+def mcp_tool_hook(hook: HookSpec) -> dict[str, object]:
+    """The settings entry of a via_mcp hook when hook_transport is mcp_tool."""
+    return {"type": "mcp_tool", "server": SERVER_NAME, "tool": Tool.HOOK.value, "input": dict(HOOK_TOOL_INPUT),
+            "timeout": hook.timeout}
 
 
 def hooks_for(enabled: Callable[[str], bool]) -> tuple[HookSpec, ...]:

@@ -3,8 +3,10 @@ the conflict matrix and the claims, refreshed from coord.team.feed by one backgr
 
 Keys act on the selected role: s sends it a message (as the main role: the human at the cockpit
 steers from the main checkout), j jumps to its tmux window, m merges its branch after a confirmation
-(coord.worktree.merge), y syncs it when this coord has coord.worktree.sync, q quits. Colour is only
-ever a second signal: every state is also written out, so NO_COLOR (honoured by Textual) loses nothing.
+the way `coord agent.merge` does (coord.worktree.merge, then the merge notices of
+coord.merge_notifier), y syncs the base branch into it (coord.sync, as `coord agent.sync`), q quits.
+Colour is only ever a second signal: every state is also written out, so NO_COLOR (honoured by
+Textual) loses nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -34,14 +37,8 @@ ACTIVITY_STYLE = {"needs_input": "bold red", "working": "green", "idle": "cyan"}
 PAIR_STYLE = {"conflict": "bold red", "touch": "yellow", "clean": "green", "?": "dim", "error": "magenta"}
 TEAM_COLUMNS = ("ROLE", "PRESENCE", "ACTIVITY", "BRANCH", "UNREAD", "CONFLICTS", "CLAIMS", "HOST", "LAST STATUS")
 MAIL_LIMIT = 200
+NOTICE_SECONDS = 15.0
 SENDABLE = [t.value for t in MessageType if t not in LIFECYCLE_TYPES and t is not MessageType.CONFLICT_WARNING]
-
-
-def sync_function() -> Any:
-    """coord.worktree.sync(paths, config, role) once the sync work is in this coord; else None."""
-    from coord import worktree
-
-    return getattr(worktree, "sync", None)
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -96,6 +93,8 @@ class CockpitApp(App[None]):
     TabbedContent { height: 1fr; min-height: 7; }
     ConfirmScreen, SendScreen { align: center middle; }
     #dialog { width: 70; max-width: 100%; height: auto; border: round $accent; padding: 0 1; background: $panel; }
+    App.-plain DataTable > .datatable--cursor { text-style: reverse bold; }
+    App.-plain DataTable > .datatable--header { text-style: bold underline; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "send", "Send"),
@@ -106,7 +105,12 @@ class CockpitApp(App[None]):
     ]
 
     def __init__(self, paths: RepoPaths, config: Config, interval: float = 0.5, feed: Feed | None = None) -> None:
-        super().__init__()
+        # NO_COLOR: Textual alone only turns colours grey (Monochrome); with the terminal's own ANSI
+        # colours it drops them all (NoColor), and the cursor row is then marked by reverse video.
+        plain = "NO_COLOR" in os.environ
+        super().__init__(ansi_color=True if plain else None)
+        if plain:
+            self.add_class("-plain")
         self.paths, self.config, self.interval = paths, config, interval
         self.feed = feed or Feed(paths, config)
         self.snapshot: Snapshot | None = None
@@ -115,7 +119,7 @@ class CockpitApp(App[None]):
         self._thread: threading.Thread | None = None
         self.updates = 0  # snapshots applied (tests wait on it)
         self.last_notice = ""  # the outcome of the last action, also shown at the start of the banner
-        self.sync = sync_function()
+        self.notice_at = 0.0  # when it was set (monotonic): it leaves the banner after NOTICE_SECONDS
 
     # -- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -144,9 +148,6 @@ class CockpitApp(App[None]):
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.feed.close()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action == "sync" and self.sync is None)  # hidden: this coord has no agent.sync yet
 
     # -- the feed --------------------------------------------------------------------------------
     def _poll_loop(self) -> None:
@@ -179,10 +180,10 @@ class CockpitApp(App[None]):
             text = f"Redis unreachable, retrying every {self.interval:g}s: {snap.stored.error}"
         if snap.git_error:
             text += f" · git: {snap.git_error}"
-        if self.sync is None:
-            text += " · sync: not in this coord yet"
-        if self.last_notice:
-            text = f"{self.last_notice} · {text}"
+        if self.last_notice and time.monotonic() - self.notice_at > NOTICE_SECONDS:
+            self.last_notice = ""  # said long enough: the banner's own facts need the width (80 columns)
+        if self.last_notice:  # the outcome of the last action first, unless Redis is down: that leads
+            text = f"{self.last_notice} · {text}" if snap.stored.reachable else f"{text} · {self.last_notice}"
         self._show_banner(text, not snap.stored.reachable)
         self._fill_team(attention_order(snap.rows))
         self._fill_mail(snap)
@@ -280,17 +281,35 @@ class CockpitApp(App[None]):
         self.push_screen(ConfirmScreen(f"Merge agent/{role}/active into the base branch?"), done)
 
     def _merge(self, role: str) -> str:
+        """What `coord agent.merge ROLE` does: the merge, then the notices that close the loop
+        (MERGE_READY acknowledged, ROLE told, the other live agents told the base moved)."""
         from coord import worktree
+        from coord.merge_notifier import announce_merge, event_for
 
         result = worktree.merge(self.paths, self.config, role)
-        return f"merged {result.branch} into {result.base} ({result.kind}, {result.commit[:8]})"
+        line = f"merged {result.branch} into {result.base} ({result.kind}, {result.commit[:8]})"
+        if result.kind == "up-to-date":
+            line = f"{result.branch} is already merged into {result.base}"
+        report = announce_merge(self.paths, self.config, event_for(self.paths, self.config, result))
+        return "; ".join([line, *report.warnings])
 
     def action_sync(self) -> None:
         role = self.selected_role()
-        if role is None or self.sync is None:
+        if role is None:
             return
-        sync = self.sync
-        self._in_thread(lambda: f"synced {role}: {sync(self.paths, self.config, role)}")
+        if role == self.config.main_role:
+            self.notify(f"{role} works on the base branch: nothing to sync", severity="warning")
+            return
+        self._in_thread(lambda: self._sync(role))
+
+    def _sync(self, role: str) -> str:
+        """What `coord agent.sync --role ROLE` does: the base branch merged into ROLE's branch."""
+        from coord import sync as syncing
+
+        result = syncing.sync(self.paths, self.config, role)
+        if result.kind == "up-to-date":
+            return f"{result.branch} already has {result.base}"
+        return f"synced {role}: {result.kind} to {result.commit[:8]}"
 
     def action_jump(self) -> None:
         role = self.selected_role()
@@ -322,7 +341,7 @@ class CockpitApp(App[None]):
                 message, severity = f"{exc.line()}: {', '.join(exc.files)}", "error"
             except CoordError as exc:
                 message, severity = exc.line(), "error"
-            self.last_notice = message
+            self.last_notice, self.notice_at = message, time.monotonic()
             self.call_from_thread(self.notify, message, severity=severity, timeout=8)
             self.refresh_now()
 

@@ -131,14 +131,21 @@ def presence(c: object, json: bool = False) -> None:
     if json:
         print(_json.dumps([v.to_dict() for v in views], indent=2))
         return
-    rows = [("ROLE", "STATUS", "AGE", "SESSION", "HOST", "WORKTREE")]
+    from coord.presence import describe_age
+
+    rows = [("ROLE", "STATUS", "AGE", "ACTIVITY", "SESSION", "HOST", "WORKTREE")]
     for v in views:
         session = (v.session_id or "-")[:12]
-        rows.append((v.role + ("" if v.configured else " (unconfigured)"), v.status.value, v.age, session,
+        activity = "-"
+        if v.activity and v.status.value == "active":  # what an ended or stale session did says nothing now
+            now = (v.last_heartbeat or 0.0) + (v.seconds_since_heartbeat or 0.0)  # the server's clock
+            since = f" {describe_age(now - v.activity_since)}" if v.activity_since else ""
+            activity = v.activity.replace("_", " ") + since
+        rows.append((v.role + ("" if v.configured else " (unconfigured)"), v.status.value, v.age, activity, session,
                      v.host or "-", v.worktree_path or "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
     for r in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:5])) + "  " + r[5])
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:6])) + "  " + r[6])
 
 
 @task

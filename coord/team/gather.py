@@ -160,7 +160,7 @@ def _records(
             continue
         seen = view(role, record, alive.get(role), now, config.stale_seconds, role in config.roles)  # type: ignore[arg-type]
         try:
-            activity_at = float(data.get("activity_at") or 0.0)  # type: ignore[arg-type]
+            activity_at = float(data.get("activity_since") or 0.0)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             activity_at = 0.0
         out[role] = RoleRecord(seen.status, seen.seconds_since_heartbeat, record.worktree_path,

@@ -81,11 +81,20 @@ def test_watch_table_message_merge_confirmation(git_repo: Path, coord_env: dict[
             await until(pilot, app, lambda t: "message from pm to devops" in t, "the send dialog")
             await pilot.press(*"thanks", "enter")
             await until(pilot, app, lambda t: "thanks" in t and "INFO" in t, "the sent message in the stream")
-            assert "Sync" not in screen_text(app).splitlines()[-1]  # no agent.sync here: the key is hidden
+            assert "Sync" in screen_text(app).splitlines()[-1]
+
+            # sync: main moved (devops merged), so backend's branch gets main merged into it
+            table.move_cursor(row=table.get_row_index("backend"))
+            await pilot.press("y")
+            await until(pilot, app, lambda t: "synced backend: merge" in t, "the sync outcome")
 
     asyncio.run(scenario())
     with team.store() as store:
-        assert [m.body for m in store.check("devops").messages] == ["who owns other.txt?\nsecond line", "thanks"]
+        bodies = [m.body for m in store.check("devops").messages]
+    assert bodies[0] == "who owns other.txt?\nsecond line" and bodies[-1] == "thanks"
+    assert any("merged" in b and "agent/devops/active" in b for b in bodies[1:-1]), bodies  # the merge loop's notice
+    synced = git(team.trees["backend"], "merge-base", "--is-ancestor", "main", "HEAD", check=False)
+    assert synced.returncode == 0  # main is in backend's branch now
 
 
 def test_watch_says_when_redis_is_down_and_recovers(tmp_path: Path, git_repo: Path, monkeypatch) -> None:

@@ -361,3 +361,53 @@ def test_committed_script_hands_stdin_to_coord_hook(hooks: Hooks, git_repo: Path
                           timeout=30, cwd=git_repo)
     assert proc.returncode == 0, proc.stderr
     assert "session via-script" in json.loads(proc.stdout)["hookSpecificOutput"]["additionalContext"]
+
+
+# -- the team loop as commands (hook_transport = "command") ------------------------------------
+
+
+def test_post_tool_use_shows_new_mail_once_and_prints_nothing_otherwise(hooks: Hooks, git_repo: Path) -> None:
+    hooks.run("session-start", git_repo, {"session_id": "s-1"}, CLAUDE_INSTANCE_ID="pm")
+    code, out, err = hooks.run("post-tool-use", git_repo, {"session_id": "s-1", "tool_name": "Read"},
+                               CLAUDE_INSTANCE_ID="pm")
+    assert (code, out) == (0, None), err
+    hooks.publish("qa", "pm", "BLOCKER", "main is red", git_repo)
+    code, out, err = hooks.run("post-tool-use-failure", git_repo, {"session_id": "s-1"}, CLAUDE_INSTANCE_ID="pm")
+    assert code == 0, err
+    assert out is not None and out["hookSpecificOutput"]["hookEventName"] == "PostToolUseFailure"
+    assert "from qa, BLOCKER" in context(out) and "main is red" in context(out)
+    assert hooks.run("post-tool-use", git_repo, {"session_id": "s-1"}, CLAUDE_INSTANCE_ID="pm")[1] is None
+    _, turn, _ = hooks.run("user-prompt-submit", git_repo, {"session_id": "s-1", "prompt": "go"},
+                           CLAUDE_INSTANCE_ID="pm")
+    assert turn is None or "main is red" not in context(turn)  # one cursor: the prompt hook does not repeat it
+    assert hooks.presence("pm")["activity"] == "working"  # type: ignore[index]
+
+
+def test_stop_command_blocks_once_for_actionable_mail_then_lets_the_agent_stop(hooks: Hooks, git_repo: Path) -> None:
+    hooks.run("session-start", git_repo, {"session_id": "s-1"}, CLAUDE_INSTANCE_ID="pm")
+    hooks.publish("backend", "pm", "MERGE_READY", "agent/backend/active is ready", git_repo)
+    code, out, err = hooks.run("stop", git_repo, {"session_id": "s-1", "stop_hook_active": False},
+                               CLAUDE_INSTANCE_ID="pm")
+    assert code == 0 and out is not None and out["decision"] == "block", err
+    assert "agent/backend/active is ready" in out["reason"]
+    code, out, _ = hooks.run("stop", git_repo, {"session_id": "s-1", "stop_hook_active": True},
+                             CLAUDE_INSTANCE_ID="pm")
+    assert (code, out) == (0, None)
+    assert hooks.presence("pm")["activity"] == "idle"  # type: ignore[index]
+    hooks.run("notification", git_repo, {"session_id": "s-1", "notification_type": "permission_prompt"},
+              CLAUDE_INSTANCE_ID="pm")
+    record = hooks.presence("pm")
+    assert record is not None and (record["activity"], record["activity_event"]) == \
+        ("needs_input", "Notification:permission_prompt")
+
+
+def test_team_loop_commands_are_silent_when_redis_is_down_or_the_session_is_not_coordinated(
+        hooks: Hooks, git_repo: Path, tmp_path: Path) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    for event in ("post-tool-use", "stop", "notification"):
+        code, out, err = hooks.run(event, git_repo, {"session_id": "s-1"}, CLAUDE_INSTANCE_ID="pm",
+                                   COORD_REDIS_URL=dead)
+        assert (code, out, err) == (0, None, ""), event  # never a warning per tool call
+        outside = tmp_path / "not-a-repo"
+        outside.mkdir(exist_ok=True)
+        assert hooks.run(event, outside, {"session_id": "s-1"})[:2] == (0, None)

@@ -74,6 +74,8 @@ def test_register_writes_the_record_and_alive_key(store: Store, raw: redis.Redis
     assert record == {
         "role": "backend", "session_id": "s1", "worktree_path": "/repo/.worktrees/backend",
         "registered_at": clock.now, "last_heartbeat": clock.now, "status": "active", "host": store.host,
+        # a new session waits at its prompt until its first hook says otherwise (coord.delivery)
+        "activity": "idle", "activity_since": clock.now, "activity_event": "SessionStart",
     }
     assert raw.get(keys.alive("backend")) == "s1"
     assert 290 < raw.ttl(keys.alive("backend")) <= 300

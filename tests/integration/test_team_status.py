@@ -55,7 +55,8 @@ def test_status_json_on_real_worktrees_and_presence(team: Team, valkey: ValkeyPr
     assert list(backend) == ["role", "presence", "activity", "host", "branch", "ahead", "behind", "dirty", "unread",
                              "last_status", "claims", "conflicts_with"]
     assert backend["presence"] == "active" and frontend["presence"] == "inactive" and devops["presence"] == "absent"
-    assert backend["activity"] is None  # no activity stored yet: shown as "-" in the table
+    assert backend["activity"]["state"] == "idle"  # registered, no prompt yet: waits at its prompt
+    assert backend["activity"]["seconds"] >= 0
     assert backend["host"] == socket.gethostname()  # where its session registered (the store records it)
     assert (backend["branch"], backend["ahead"], backend["behind"], backend["dirty"]) == \
         ("agent/backend/active", 1, 1, False)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from coord import hooks
+from coord import delivery, hooks
 from coord.actor import email_from_files, parse_git_config, resolve_actor
 from coord.catalog.claude import TOOL_NAMES
 from coord.config import Config
@@ -47,7 +47,7 @@ def test_messages_are_plain_facts_with_id_sender_type_and_body() -> None:
 def test_long_bodies_are_capped_and_the_rest_is_counted() -> None:
     many = [msg(i, "x" * 3000) for i in range(10)]
     text = hooks.format_messages("pm", many, more=7, pending=17)
-    assert len(text) <= hooks.CONTEXT_CAP
+    assert len(text) <= delivery.CONTEXT_CAP
     shown = text.count("- [1700000000000-")
     assert 1 <= shown < 10
     assert f"{10 - shown + 7} more new message(s) not shown here; {hooks.CHECK_TOOL}" in text
@@ -56,7 +56,7 @@ def test_long_bodies_are_capped_and_the_rest_is_counted() -> None:
 
 def test_one_huge_body_is_cut_with_a_note() -> None:
     text = hooks.format_messages("pm", [msg(1, "y" * 70000)], 0, 1)
-    assert len(text) <= hooks.CONTEXT_CAP
+    assert len(text) <= delivery.CONTEXT_CAP
     assert "[... cut:" in text and f"{hooks.CHECK_TOOL} returns the full text" in text
 
 

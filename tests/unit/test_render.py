@@ -33,8 +33,13 @@ def test_every_expected_file_is_rendered_once() -> None:
     assert set(files) == expected
 
 
-def test_settings_wire_every_hook_to_its_committed_script_and_approve_the_server() -> None:
-    settings = json.loads(rendered()[".claude/settings.json"].content)
+@pytest.mark.parametrize("transport", ["mcp_tool", "command"])
+def test_settings_wire_every_hook_to_its_committed_script_and_approve_the_server(transport: str) -> None:
+    from dataclasses import replace
+
+    from coord.catalog.claude import mcp_tool_hook
+
+    settings = json.loads(rendered(replace(Config(), hook_transport=transport))[".claude/settings.json"].content)
     assert settings["enabledMcpjsonServers"] == ["coord"]
     assert settings["permissions"]["allow"] == [f"mcp__coord__{name}" for name in TOOL_NAMES]
     assert set(settings["hooks"]) == {hook.event for hook in HOOKS}
@@ -42,10 +47,35 @@ def test_settings_wire_every_hook_to_its_committed_script_and_approve_the_server
         (group,) = settings["hooks"][hook.event]
         assert group.get("matcher") == hook.matcher
         (entry,) = group["hooks"]
+        if hook.via_mcp and transport == "mcp_tool":
+            assert entry == mcp_tool_hook(hook)
+            assert entry["server"] == "coord" and entry["tool"] == "coord_hook"
+            continue
         assert entry == {"type": "command", "command": f'"$CLAUDE_PROJECT_DIR"/.claude/hooks/{hook.script}',
                          "timeout": hook.timeout}
+    via_mcp = {h.event for h in HOOKS if h.via_mcp}
+    assert via_mcp == {"PostToolUse", "PostToolUseFailure", "Stop", "Notification"}
     assert settings["hooks"]["SessionEnd"][0]["hooks"][0]["timeout"] > 1.5  # above the default budget
     assert "startup" in settings["hooks"]["SessionStart"][0]["matcher"]
+
+
+def test_switching_the_hook_transport_replaces_coords_entries_and_keeps_the_users() -> None:
+    from dataclasses import replace
+
+    users = {"type": "command", "command": "echo mine"}
+    first = rendered(replace(Config(), hook_transport="mcp_tool"))[".claude/settings.json"].content
+    data = json.loads(first)
+    data["hooks"]["PostToolUse"][0]["hooks"].append(users)
+    again = rendered(replace(Config(), hook_transport="command"),
+                     {".claude/settings.json": json.dumps(data)})[".claude/settings.json"].content
+    entries = [h for g in json.loads(again)["hooks"]["PostToolUse"] for h in g["hooks"]]
+    assert users in entries
+    assert [h["type"] for h in entries if h != users] == ["command"]
+
+
+def test_the_agents_tool_list_leaves_out_the_hooks_own_tool() -> None:
+    rules = rendered()[".claude/rules/coordination-protocol.md"].content
+    assert "coord_check_messages" in rules and "coord_hook" not in rules
 
 
 def test_mcp_json_starts_coord_mcp_and_passes_the_instance_id_through() -> None:
@@ -93,7 +123,7 @@ def test_rules_cover_every_message_type_tool_and_exit_code() -> None:
         assert f"`{kind.value}`" in protocol
         assert MESSAGE_TYPE_HELP[kind] in protocol
     for name in TOOL_NAMES:
-        assert name in protocol
+        assert (name in protocol) is (name != "coord_hook")  # the hooks' own tool is not the agents'
     from coord.errors import EXIT_CODES
 
     for code, meaning in EXIT_CODES.items():
@@ -158,7 +188,9 @@ USER_SETTINGS = {
             {"hooks": [{"type": "command", "command": "echo mine"},
                        {"type": "command", "command": '"$CLAUDE_PROJECT_DIR"/.claude/hooks/coord-old.sh'}]},
         ],
-        "Stop": [{"hooks": [{"type": "command", "command": '"$CLAUDE_PROJECT_DIR"/.claude/hooks/coord-gone.sh'}]}],
+        "SubagentStop": [
+            {"hooks": [{"type": "command", "command": '"$CLAUDE_PROJECT_DIR"/.claude/hooks/coord-gone.sh'}]},
+        ],
     },
 }
 
@@ -175,7 +207,7 @@ def test_settings_merge_keeps_the_users_entries_and_replaces_coords() -> None:
     user_pre = USER_SETTINGS["hooks"]["PreToolUse"]  # the user's PreToolUse entries stay, coord's follow them
     assert data["hooks"]["PreToolUse"][: len(user_pre)] == user_pre
     assert [g["matcher"] for g in data["hooks"]["PreToolUse"][len(user_pre):]] == ["Edit|Write|MultiEdit|NotebookEdit"]
-    assert "Stop" not in data["hooks"]  # only coord's hook was there
+    assert "SubagentStop" not in data["hooks"]  # only coord's (old) hook was there
     commands = [h["command"] for g in data["hooks"]["SessionStart"] for h in g["hooks"]]
     assert commands == ["echo mine", '"$CLAUDE_PROJECT_DIR"/.claude/hooks/coord-session-start.sh']
 

@@ -86,7 +86,7 @@ def test_tool_names_are_exact_and_unique() -> None:
     assert TOOL_NAMES == (
         "coord_register_presence", "coord_deregister_presence", "coord_heartbeat", "coord_get_presence",
         "coord_publish_message", "coord_check_messages", "coord_ack_messages", "coord_get_notifications",
-        "coord_check_conflicts", "coord_claim_files", "coord_release_files", "coord_get_claims",
+        "coord_check_conflicts", "coord_claim_files", "coord_release_files", "coord_get_claims", "coord_hook",
     )
     assert len(set(TOOL_NAMES)) == len(TOOL_NAMES) == len(Tool)
 
