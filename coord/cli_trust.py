@@ -30,7 +30,7 @@ def append_command(lines: str, target: Path) -> str:
 
 
 def codex_check(toplevel: Path, environ: Mapping[str, str]) -> str:
-    """ok: Codex trusts this checkout and coord's 4 hooks in it. Otherwise the lines to add."""
+    """ok: Codex trusts this checkout and every coord hook in it. Otherwise the lines to add."""
     binary = codex_trust.find_codex(environ)
     if binary is None:
         raise EnvironmentProblemError("codex is not on PATH (agents names codex)",

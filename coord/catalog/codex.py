@@ -41,6 +41,10 @@ HOOKS: tuple[CodexHook, ...] = (
     CodexHook("UserPromptSubmit", "user-prompt-submit", None, 10),
     CodexHook("PreToolUse", "pre-tool-use", f"^({'|'.join(EDIT_TOOLS)})$", 10),  # a regex: the whole name
     CodexHook("SessionEnd", "session-end", None, SESSION_END_MAX_SECONDS),
+    # The team loop (coord.delivery), as a command: new mail after every tool call (additionalContext),
+    # and Stop keeps a stopping agent going on unseen actionable mail (decision: block).
+    CodexHook("PostToolUse", "post-tool-use", None, 10),
+    CodexHook("Stop", "stop", None, 10),
 )
 
 _PATCH_PATH = re.compile(r"^\*\*\* (?:Add|Update|Delete) File: (.+?)\s*$|^\*\*\* Move to: (.+?)\s*$", re.MULTILINE)

@@ -37,6 +37,10 @@ HOOKS: tuple[GeminiHook, ...] = (
     GeminiHook("BeforeAgent", "user-prompt-submit", None, 10_000),
     GeminiHook("BeforeTool", "pre-tool-use", f"^({'|'.join(EDIT_TOOLS)})$", 10_000),  # a regex: the whole name
     GeminiHook("SessionEnd", "session-end", None, 5_000),
+    # The team loop (coord.delivery): new mail after every tool call (AfterTool additionalContext), and
+    # AfterAgent refuses to end the turn on unseen actionable mail (decision: deny, Gemini's retry).
+    GeminiHook("AfterTool", "post-tool-use", None, 10_000),
+    GeminiHook("AfterAgent", "stop", None, 10_000),
 )
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from coord import codex_trust
+from coord.catalog.codex import HOOKS as CODEX_HOOKS
 from tests.conftest import git
 from tests.e2e.conftest import Workspace
 from tests.e2e.loopback import LoopbackModel
@@ -126,7 +127,7 @@ class Agents:
         self.trust_lines[cwd] = codex_trust.trust_lines([cwd], [])
         self.write_codex_config("http://127.0.0.1:9")
         hooks = [h for h in codex_trust.list_hooks(self.codex_bin, cwd, self.codex_env(None)) if h.is_coord]
-        assert len(hooks) == 4, hooks
+        assert len(hooks) == len(CODEX_HOOKS), hooks
         self.trust_lines[cwd] = codex_trust.trust_lines([cwd], hooks)
 
     def codex(self, cwd: Path, prompt: str, model: LoopbackModel, role: str | None) -> CliRun:

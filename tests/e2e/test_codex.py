@@ -8,6 +8,7 @@ import json
 import pytest
 
 from coord import claim_store
+from coord.catalog import codex
 from tests.conftest import git
 from tests.e2e import clis
 from tests.e2e.clis import Agents
@@ -114,7 +115,29 @@ def test_doctor_explains_codex_trust_with_a_fix_that_works(agents: Agents) -> No
             assert "or run: printf" in line, line
             fix = line.split("or run: ", 1)[1].rstrip(")")
             subprocess.run(["sh", "-c", fix], check=True, env=os.environ.copy())
-        assert line.startswith("ok") and "runs coord's 4 hooks" in line, line
+        assert line.startswith("ok") and f"runs coord's {len(codex.HOOKS)} hooks" in line, line
         assert fixes and "does not trust" in fixes[0], fixes  # it did start untrusted
     finally:
         agents.ws.base_env = original  # type: ignore[method-assign]
+
+
+def test_mail_that_arrives_mid_turn_is_shown_after_the_next_tool_call(agents: Agents) -> None:
+    """A message sent while the agent works reaches it after its next tool call (PostToolUse), in the
+    same turn, not only at the next prompt."""
+    ws = agents.ws
+    tree = agents.worktree("qa")
+
+    def send_then_work(_body: dict) -> ToolCall:
+        with ws.store() as store:
+            store.publish("backend", "qa", "QUESTION", "is /orders covered? (token mid-turn-77)")
+        return ToolCall("coord_get_presence")
+
+    with CodexModel([send_then_work, Text("answered")]) as model:
+        run = agents.codex(tree, "keep testing", model, "qa")
+    assert run.code == 0 and "answered" in run.stdout, run.stdout + run.stderr
+    assert model.errors == [], model.errors
+    first = model.texts(model.main_requests[0])
+    assert "mid-turn-77" not in first  # not there at the prompt: it was sent during the turn
+    after_call = next(r for r in model.main_requests
+                      if any(i.get("type") == "function_call_output" for i in r.get("input", [])))
+    assert "mid-turn-77" in model.texts(after_call), "not delivered right after the tool call"

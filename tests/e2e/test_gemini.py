@@ -91,3 +91,21 @@ def test_edit_of_a_claimed_file_is_denied_naming_the_holder(agents: Agents) -> N
     assert "backend" in denied and "regenerating the API reference" in denied and "docs/api.md" in denied, denied
     assert claimed.read_text() == "# API\n"  # not edited
     assert free.read_text() == "docs notes\n"  # an unclaimed file is written normally
+
+
+def test_mail_that_arrives_mid_turn_is_shown_after_the_next_tool_call(agents: Agents) -> None:
+    """A message sent while the agent works reaches it after its next tool call (AfterTool)."""
+    ws = agents.ws
+    tree = agents.worktree("docs")
+
+    def send_then_work(_body: dict) -> ToolCall:
+        with ws.store() as store:
+            store.publish("backend", "docs", "QUESTION", "is /orders documented? (token mid-turn-88)")
+        return ToolCall("coord_get_presence")
+
+    with GeminiModel([send_then_work, Text("answered")]) as model:
+        run = agents.gemini(tree, "keep writing", model, "docs")
+    assert run.code == 0 and "answered" in run.stdout, run.stdout + run.stderr
+    assert model.errors == [], model.errors
+    assert "mid-turn-88" not in model.texts(model.main_requests[0])
+    assert "mid-turn-88" in model.texts(model.main_requests[1]), "not delivered right after the tool call"

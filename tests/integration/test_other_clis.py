@@ -50,7 +50,7 @@ def test_init_renders_merges_and_drift_checks_the_codex_and_gemini_files(git_rep
     assert toml["model"] == "o4" and toml["mcp_servers"]["search"]["command"] == "search-mcp"
     assert toml["mcp_servers"]["coord"]["command"] == "coord"
     hooks = json.loads((repo / ".codex" / "hooks.json").read_text())["hooks"]
-    assert set(hooks) == {"SessionStart", "UserPromptSubmit", "PreToolUse", "SessionEnd"}
+    assert set(hooks) == {"SessionStart", "UserPromptSubmit", "PreToolUse", "SessionEnd", "PostToolUse", "Stop"}
     settings = json.loads((repo / ".gemini" / "settings.json").read_text())
     assert settings["theme"] == "dark" and settings["hooks"]["AfterAgent"][0]["hooks"][0]["command"] == "notify-me"
     assert settings["mcpServers"]["coord"]["args"] == ["mcp"]
