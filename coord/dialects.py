@@ -16,11 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from coord.catalog import EDITED_PATHS_KEY as PATHS_KEY
 from coord.catalog import codex, gemini
-
-# The payload key through which an adapter hands coord's edit check the paths it read from its
-# CLI's own tool input (coord.hooks.on_pre_tool_use prefers it to Claude Code's file_path fields).
-PATHS_KEY = "coord_edited_paths"
 
 
 @dataclass(frozen=True)

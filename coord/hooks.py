@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from coord.actor import email_from_files, identify
+from coord.catalog import EDITED_PATHS_KEY
 from coord.catalog.claude import ACK_TOOL, CHECK_TOOL
 from coord.delivery import format_messages
-from coord.dialects import DIALECTS, PATHS_KEY, answer_out, payload_in
 from coord.errors import CoordError, IdentityError, InvalidInputError, StoreUnavailableError
 from coord.identity import Identity
 from coord.messages import BROADCAST, MessageType
@@ -247,7 +247,7 @@ def on_pre_tool_use(payload: Mapping[str, Any], environ: Mapping[str, str]) -> d
     from coord.claims import edited_paths
 
     event = "PreToolUse"
-    given_paths = payload.get(PATHS_KEY)  # read by another CLI's adapter from its own tool input
+    given_paths = payload.get(EDITED_PATHS_KEY)  # read by another CLI's adapter from its own tool input
     targets = ([p for p in given_paths if isinstance(p, str)] if isinstance(given_paths, list)
                else edited_paths(payload.get("tool_name"), payload.get("tool_input")))
     if not targets:
@@ -396,7 +396,10 @@ def run_plain(event: str, payload: Mapping[str, Any], environ: Mapping[str, str]
 
 def run_dialect(agent: str, event: str, payload: Mapping[str, Any],
                 environ: Mapping[str, str]) -> dict[str, Any] | None:
-    """`coord-hook codex|gemini EVENT`: another CLI's event through coord's handler (coord.dialects)."""
+    """`coord-hook codex|gemini EVENT`: another CLI's event through coord's handler (coord.dialects,
+    imported only for them: Claude Code's hooks never pay for the other CLIs' catalogs)."""
+    from coord.dialects import DIALECTS, answer_out, payload_in
+
     dialect = DIALECTS[agent]
     translated = payload_in(dialect, event, payload)
     if translated is None:
@@ -413,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         event = args[0] if args else ""
-        if event in DIALECTS:
+        if event in ("codex", "gemini"):  # coord.dialects.DIALECTS (a test keeps the two equal)
             out = run_dialect(event, args[1] if len(args) > 1 else "", read_payload(sys.stdin), os.environ)
             if out:
                 sys.stdout.write(json.dumps(out) + "\n")

@@ -180,3 +180,19 @@ def test_gemini_trusted_folders(tmp_path) -> None:
     assert gemini_trusted_folder({str(repo / "x"): "TRUST_PARENT"}, repo)
     assert not gemini_trusted_folder({str(repo): "DO_NOT_TRUST"}, repo)
     assert not gemini_trusted_folder({str(tmp_path / "else"): "TRUST_FOLDER"}, repo)
+
+
+def test_the_hook_entry_point_knows_every_dialect_and_claude_hooks_do_not_load_them() -> None:
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = (Path(dialects.__file__).parent / "hooks.py").read_text()
+    named = next(node for node in ast.walk(ast.parse(source))
+                 if isinstance(node, ast.Compare) and isinstance(node.comparators[0], ast.Tuple)
+                 and any(isinstance(e, ast.Constant) and e.value == "codex" for e in node.comparators[0].elts))
+    assert {e.value for e in named.comparators[0].elts} == set(dialects.DIALECTS)  # type: ignore[attr-defined]
+    loaded = subprocess.run([sys.executable, "-c", "import sys, coord.hooks; print('coord.dialects' in sys.modules)"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "False"
