@@ -7,7 +7,7 @@ import nox
 
 nox.options.download_python = "never"
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["lint", "unit", "integration", "e2e"]
+nox.options.sessions = ["lint", "unit", "integration", "e2e", "e2e_clis"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -59,8 +59,36 @@ def e2e(session: nox.Session, cli: str) -> None:
     if not binary.is_file():
         session.error(f"Claude Code {version} is not installed at {binary}: run bash .ci/run, or "
                       f"npm install --prefix .cache/claude-{version} @anthropic-ai/claude-code@{version}")
-    session.run("pytest", "tests/e2e", *session.posargs,
+    # The Codex / Gemini CLI tests (marked clis) run once, in e2e_clis, not once per Claude version.
+    session.run("pytest", "tests/e2e", "-m", "not clis", *session.posargs,
                 env={"COORD_CLAUDE_BIN": str(binary), "COORD_CLAUDE_VERSION": version})
+
+
+CLI_VERSIONS_FILE = ROOT / ".ci" / "cli-versions"
+
+
+def cli_versions() -> dict[str, str]:
+    """{cli: version} from .ci/cli-versions: the Codex CLI and Gemini CLI .ci/run installs."""
+    pairs = (line.split() for line in CLI_VERSIONS_FILE.read_text().splitlines())
+    return {fields[0]: fields[1] for fields in pairs if len(fields) == 2 and not fields[0].startswith("#")}
+
+
+@nox.session
+def e2e_clis(session: nox.Session) -> None:
+    """The real Codex CLI and Gemini CLI (.ci/cli-versions), once, with the newest Claude Code for the
+    mixed team. A missing CLI fails the session (never a skip)."""
+    env = {}
+    for cli, version in cli_versions().items():
+        binary = ROOT / ".cache" / f"{cli}-{version}" / "node_modules" / ".bin" / cli
+        if not binary.is_file():
+            session.error(f"{cli} {version} is not installed at {binary}: run bash .ci/run")
+        env[f"COORD_{cli.upper()}_BIN"] = str(binary)
+    newest = next(iter(CLAUDE_VERSIONS.values()))
+    claude = claude_binary(newest)
+    if not claude.is_file():
+        session.error(f"Claude Code {newest} is not installed at {claude}: run bash .ci/run")
+    env.update(COORD_CLAUDE_BIN=str(claude), COORD_CLAUDE_VERSION=newest)
+    session.run("pytest", "tests/e2e", "-m", "clis", *session.posargs, env=env)
 
 
 @nox.session

@@ -2,7 +2,7 @@
 the checkout itself. One rule for every face (hooks, MCP server, doctor, tasks), so the hooks and
 the tools of one session always agree on who it is.
 
-The rule: CLAUDE_INSTANCE_ID, else the role in the checkout's git user.email, else (main checkout
+The rule: COORD_ROLE (or CLAUDE_INSTANCE_ID), else the role in the checkout's git user.email, else (main checkout
 only) the main role; then the role must be acting from its own checkout. The hooks run on every
 prompt, so they read user.email from git's own files (email_from_files: no process start); the
 MCP server and the tasks start once and may ask git itself (email_from_git). Both feed the same
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coord.errors import CoordError
-from coord.identity import INSTANCE_ENV, Identity, check_checkout, resolve_identity, role_from_email
+from coord.identity import IDENTITY_ENVS, Identity, check_checkout, resolve_identity, role_from_email
 
 if TYPE_CHECKING:
     from coord.config import Config
@@ -109,7 +109,8 @@ def resolve_role(paths: RepoPaths, config: Config, environ: Mapping[str, str], e
     email: the checkout's user.email (None when it has none), or a function returning it."""
     if callable(email):
         email = email()
-    if not environ.get(INSTANCE_ENV, "").strip() and role_from_email(email) is None and paths.is_main:
+    unset = not any(environ.get(name, "").strip() for name in IDENTITY_ENVS)
+    if unset and role_from_email(email) is None and paths.is_main:
         return Identity(config.main_role, MAIN_CHECKOUT)
     return resolve_identity(environ, email, config.roles)
 

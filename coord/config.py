@@ -44,6 +44,7 @@ class Config:
     repeat_window_seconds: int = 60
     host: str | None = None  # None: this machine's hostname; set per machine (COORD_HOST), not in coord.toml
     own_claude_worktrees: bool = True  # coord init renders WorktreeCreate/WorktreeRemove hooks
+    agents: tuple[str, ...] = ("claude",)  # the agent CLIs coord init renders files for
     # Not a setting: the ad-hoc agents recorded on this machine (coord.adhoc), already in roles.
     adhoc_roles: tuple[str, ...] = field(default=(), metadata={"setting": False})
     team: tuple[str, ...] = ()  # roles `coord team.up` starts with no ROLE given; () = every role
@@ -103,6 +104,7 @@ SETTING_HELP: dict[str, str] = {
     "host": "this machine's name in presence (default: its hostname); set per machine with COORD_HOST",
     "own_claude_worktrees": "render WorktreeCreate/WorktreeRemove hooks, so `claude --worktree NAME` and "
     "subagent worktrees become coord worktrees (true/false)",
+    "agents": "the agent CLIs the project supports, of claude, codex, gemini: coord init renders each one's files",
     "team": "roles `coord team.up` starts when none are named (default: every role)",
     "agent_command": "the agent command line team.up runs in each role's tmux window",
     "agent_command_by_role": "per-role agent commands: a [agent_command_by_role] table (JSON object in the env)",
@@ -144,6 +146,21 @@ def _role_list(value: object, source: str, key: str) -> tuple[str, ...]:
     return tuple(items)
 
 
+KNOWN_AGENTS = ("claude", "codex", "gemini")  # coord.catalog has a module for each
+
+
+def _agent_list(value: object, source: str) -> tuple[str, ...]:
+    """The agents setting: a TOML list (comma-separated in COORD_AGENTS) of known agent CLIs."""
+    items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
+        raise ConfigError(f"{source}: agents must be a non-empty list of agent CLIs",
+                          'e.g. agents = ["claude", "codex"]')
+    unknown = [v for v in items if v not in KNOWN_AGENTS]
+    if unknown:
+        raise ConfigError(f"{source}: unknown agent CLI {unknown[0]!r}", f"use some of: {', '.join(KNOWN_AGENTS)}")
+    return tuple(dict.fromkeys(items))
+
+
 def _command_table(value: object, source: str) -> tuple[tuple[str, str], ...]:
     """[agent_command_by_role] in TOML, or a JSON object in COORD_AGENT_COMMAND_BY_ROLE."""
     if isinstance(value, str):
@@ -172,6 +189,8 @@ def _coerce(key: str, value: object, source: str) -> object:
     """Turn a raw TOML or environment value into the field's type, or say what is wrong."""
     if key == "team":
         return _role_list(value, source, key)
+    if key == "agents":
+        return _agent_list(value, source)
     if key == "agent_command_by_role":
         return _command_table(value, source)
     if key == "hook_transport" and value not in HOOK_TRANSPORTS:

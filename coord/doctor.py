@@ -139,6 +139,13 @@ def run_checks(start: Path, environ: Mapping[str, str], role: str | None = None,
     checks.append(_attempt("redis", lambda: _redis(paths, config, found_role, env)))
     for name, check in file_checks:
         checks.append(_attempt(name, functools.partial(check, paths)))
+    if {"codex", "gemini"} & set(config.agents):
+        from coord import cli_trust
+
+        if "codex" in config.agents:
+            checks.append(_attempt("codex", lambda: cli_trust.codex_check(paths.toplevel, env)))
+        if "gemini" in config.agents:
+            checks.append(_attempt("gemini", lambda: cli_trust.gemini_check(paths.toplevel, env)))
     if mcp:
         checks.append(_attempt("mcp", lambda: _mcp(env)))
     return checks

@@ -26,6 +26,7 @@ from typing import Any
 
 from coord import texts
 from coord.actor import email_from_files, identify
+from coord.catalog import EDITED_PATHS_KEY
 from coord.errors import CoordError, IdentityError, InvalidInputError, StoreUnavailableError
 from coord.identity import Identity
 from coord.messages import BROADCAST, MessageType
@@ -216,7 +217,9 @@ def on_pre_tool_use(payload: Mapping[str, Any], environ: Mapping[str, str]) -> d
     from coord.claims import edited_paths
 
     event = "PreToolUse"
-    targets = edited_paths(payload.get("tool_name"), payload.get("tool_input"))
+    given_paths = payload.get(EDITED_PATHS_KEY)  # read by another CLI's adapter from its own tool input
+    targets = ([p for p in given_paths if isinstance(p, str)] if isinstance(given_paths, list)
+               else edited_paths(payload.get("tool_name"), payload.get("tool_input")))
     if not targets:
         return None
     try:
@@ -361,12 +364,34 @@ def run_plain(event: str, payload: Mapping[str, Any], environ: Mapping[str, str]
     return 0
 
 
+def run_dialect(agent: str, event: str, payload: Mapping[str, Any],
+                environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """`coord-hook codex|gemini EVENT`: another CLI's event through coord's handler (coord.dialects,
+    imported only for them: Claude Code's hooks never pay for the other CLIs' catalogs)."""
+    from coord.dialects import DIALECTS, answer_out, payload_in
+
+    dialect = DIALECTS[agent]
+    translated = payload_in(dialect, event, payload)
+    if translated is None:
+        print(f"coord-hook: {agent} event {event[:40]!r} is not one coord handles", file=sys.stderr)
+        return None
+    handler, inner = translated
+    return answer_out(dialect, event, run(handler, inner, environ))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`coord-hook <event>`: the session hooks always exit 0 (blocking is done with JSON, never
-    with a crash); the worktree hooks exit non-zero when coord refused (run_plain)."""
+    """`coord-hook <event>` (Claude Code) or `coord-hook codex|gemini <event>`: the session hooks
+    always exit 0 (blocking is done with JSON, never with a crash); the worktree hooks exit
+    non-zero when coord refused (run_plain)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         event = args[0] if args else ""
+        if event in ("codex", "gemini"):  # coord.dialects.DIALECTS (a test keeps the two equal)
+            out = run_dialect(event, args[1] if len(args) > 1 else "", read_payload(sys.stdin), os.environ)
+            if out:
+                sys.stdout.write(json.dumps(out) + "\n")
+                sys.stdout.flush()
+            return 0
         if event in PLAIN_HANDLERS:
             return run_plain(event, read_payload(sys.stdin), os.environ)
         if event not in HANDLERS:

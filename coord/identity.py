@@ -14,6 +14,8 @@ from coord.errors import IdentityError, InvalidInputError
 ROLE_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
 EMAIL_DOMAIN = "coord.invalid"  # RFC 2606: never a real mailbox, so it cannot collide with one
 INSTANCE_ENV = "CLAUDE_INSTANCE_ID"
+ROLE_ENV = "COORD_ROLE"  # the agent-neutral variable (Codex, Gemini CLI, any launcher); INSTANCE_ENV still works
+IDENTITY_ENVS = (ROLE_ENV, INSTANCE_ENV)
 
 
 def check_role_syntax(role: object) -> str:
@@ -86,32 +88,46 @@ class Identity:
     """A resolved role and where it came from (for messages that explain a refusal)."""
 
     role: str
-    source: str  # "CLAUDE_INSTANCE_ID" or "git user.email"
+    source: str  # "COORD_ROLE", "CLAUDE_INSTANCE_ID" or "git user.email"
+
+
+def role_from_env(environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """(role, variable) from COORD_ROLE or CLAUDE_INSTANCE_ID, None when neither is set. Both set
+    to different roles is refused: one launcher said one thing, another the opposite."""
+    given = [(environ.get(name, "").strip(), name) for name in IDENTITY_ENVS]
+    given = [(value, name) for value, name in given if value]
+    if not given:
+        return None
+    if len({value for value, _ in given}) > 1:
+        shown = " but ".join(f"{name}={value}" for value, name in given)
+        raise IdentityError(f"{shown}: two identities for one session", f"set only {ROLE_ENV} (or make both agree)")
+    return given[0]
 
 
 def resolve_identity(
     environ: Mapping[str, str], git_email: str | None, roles: Iterable[str]
 ) -> Identity:
-    """CLAUDE_INSTANCE_ID first, then the worktree's git user.email; both must name a known role.
+    """COORD_ROLE (or CLAUDE_INSTANCE_ID) first, then the worktree's git user.email; both must name a known role.
 
     When both are present they must agree: an instance id that contradicts the checkout's
     identity is how one agent would pose as another.
     """
     known = tuple(roles)
-    from_env = environ.get(INSTANCE_ENV, "").strip()
+    found = role_from_env(environ)
     from_git = role_from_email(git_email)
-    if from_env:
+    if found:
+        from_env, variable = found
         role = validate_role(from_env, known)
         if from_git and from_git != role:
             raise IdentityError(
-                f"{INSTANCE_ENV}={role} but this checkout belongs to {from_git}",
-                f"start the session in the {role} worktree, or set {INSTANCE_ENV}={from_git}",
+                f"{variable}={role} but this checkout belongs to {from_git}",
+                f"start the session in the {role} worktree, or set {variable}={from_git}",
             )
-        return Identity(role, INSTANCE_ENV)
+        return Identity(role, variable)
     if from_git:
         return Identity(validate_role(from_git, known), "git user.email")
     raise IdentityError(
-        "no agent identity: CLAUDE_INSTANCE_ID is not set and git user.email is not a coord role",
+        f"no agent identity: neither {ROLE_ENV} nor {INSTANCE_ENV} is set and git user.email is not a coord role",
         "start the agent with `coord session.start ROLE`",
     )
 

@@ -34,6 +34,7 @@ from coord.errors import CoordError, IdentityError, NotFoundError, SessionEndedE
 from coord.held_checkout import HeldCheckout, cwd_or
 from coord.messages import AGENT_TYPES, BROADCAST, MessageType, parse_agent_type
 from coord.repo import RepoPaths, find_repo
+from coord.session_env import PRESENCE_BY_HOOKS, PRESENCE_ENV
 
 INSTRUCTIONS = ("Presence, mail and file claims between the agents on this repository. You act as your own "
                 "role; registration and heartbeats are automatic.")
@@ -96,6 +97,11 @@ class Service:
         self._radar_store: Store | None = None
         self._checkout: HeldCheckout | None = None  # coord.held_checkout: is the worktree still there?
         self._gone_said = False
+        if environ.get(PRESENCE_ENV, "").strip() == PRESENCE_BY_HOOKS:
+            # Codex / Gemini CLI: the hooks own presence (they know the session id; this server does
+            # not), so a registration here would hold the role against the session's own hooks. The
+            # tools still act as the role; the server never registers, heartbeats or deregisters.
+            self.state = RegistrationState.DEREGISTERED
         try:
             paths = find_repo(cwd if cwd is not None else os.getcwd())
             config = load_config(paths.main_root, environ)

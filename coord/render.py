@@ -107,6 +107,7 @@ def build_context(config: Config, tools: Sequence[str], commands: Commands) -> d
         "tool_names": tools,
         "tool": tool,
         "hooks": hooks_for(lambda setting: bool(getattr(config, setting))),
+        "agents": config.agents,
         "hooks_dir": HOOKS_DIR,
         "hook_transport": config.hook_transport,
         "hook_tool": Tool.HOOK.value,  # called by hooks, not agents: left out of the agents' tool list
@@ -283,7 +284,21 @@ def render_files(
         files.append(RenderedFile(f"{ROLE_RULES_DIR}/{name}", env.get_template(f"rules/{name}.j2").render(context)))
     section = env.get_template("claude-section.md.j2").render(context)
     files.append(RenderedFile(CLAUDE_MD, merge_section(read(CLAUDE_MD), section)))
-    return files
+    return files + other_agent_files(context, read)
+
+
+def other_agent_files(context: dict[str, Any], read: Callable[[str], str | None]) -> list[RenderedFile]:
+    """Codex CLI's and Gemini CLI's files (coord.agent_files), for the CLIs the agents setting names."""
+    from coord.agent_files import agent_files
+
+    titles = {"codex": "Codex CLI", "gemini": "Gemini CLI"}
+
+    def launcher(agent: str) -> str:
+        template = _environment().get_template("agent-hook.sh.j2")
+        return str(template.render({**context, "agent": agent, "agent_title": titles[agent]}))
+
+    return [RenderedFile(path, content, mode)
+            for path, content, mode in agent_files(context.get("agents", ()), read, launcher, GENERATED)]
 
 
 def render_config(root: Path) -> Config:
@@ -352,9 +367,11 @@ def drift(root: Path, files: list[RenderedFile]) -> list[str]:
 
 def foreign(root: Path, files: list[RenderedFile]) -> list[str]:
     """Files coord owns outright that exist WITHOUT coord's marker: someone else's work."""
+    from coord.agent_files import MERGED_PATHS
+
     found = []
     for f in files:
-        if f.path in (SETTINGS_PATH, MCP_PATH, CLAUDE_MD):
+        if f.path in (SETTINGS_PATH, MCP_PATH, CLAUDE_MD, *MERGED_PATHS):
             continue
         target = root / f.path
         try:

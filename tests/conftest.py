@@ -88,6 +88,7 @@ def coord_env(monkeypatch: pytest.MonkeyPatch, valkey: ValkeyProcess, namespace:
     monkeypatch.setenv("COORD_NAMESPACE", namespace)
     monkeypatch.delenv("CLAUDE_INSTANCE_ID", raising=False)
     monkeypatch.delenv("CLAUDE_CODE_SESSION_ID", raising=False)
+    monkeypatch.delenv("COORD_ROLE", raising=False)
     return {**os.environ}
 
 

@@ -11,9 +11,9 @@ from typing import Any
 from invoke.collection import Collection
 from invoke.tasks import Task, task
 
+from coord.agent_cli import INSTALL, bin_env, binary_name, choose_agent, identity_env, start_line, trust_note
 from coord.config import Config
 from coord.errors import EnvironmentProblemError, IdentityError, StoreUnavailableError
-from coord.identity import INSTANCE_ENV
 from coord.repo import RepoPaths
 from coord.tasks.agent import print_setup, setup_and_render
 from coord.tasks.boundary import commands, guarded, need_role, workspace
@@ -22,25 +22,25 @@ CLAUDE_BIN_ENV = "COORD_CLAUDE_BIN"  # tests and unusual installs point this at 
 DEFAULT_CLAUDE = "claude"
 
 
-def launch_command(role: str, path: Path, cwd: Path) -> str:
+def launch_command(role: str, path: Path, cwd: Path, agent: str = "claude") -> str:
     """The shell line a user types to start the agent (paths relative to where they stand)."""
     here = os.path.realpath(cwd)
     target = os.path.realpath(path)
-    start = f"{INSTANCE_ENV}={role} {DEFAULT_CLAUDE}"
+    start = start_line(agent, role)
     if target == here:
         return start
     where = os.path.relpath(target, here) if target.startswith(here.rstrip("/") + "/") else target
     return f"cd {shlex.quote(where)} && {start}"
 
 
-def find_claude(environ: dict[str, str] | os._Environ[str]) -> str:
-    """The claude binary to exec: COORD_CLAUDE_BIN if set, else `claude` on PATH."""
-    wanted = environ.get(CLAUDE_BIN_ENV) or DEFAULT_CLAUDE
+def find_claude(environ: dict[str, str] | os._Environ[str], agent: str = "claude") -> str:
+    """The agent CLI's binary to exec: COORD_<AGENT>_BIN if set, else the CLI on PATH."""
+    wanted = binary_name(agent, environ)
     found = shutil.which(wanted, path=environ.get("PATH"))
     if found is None:
         raise EnvironmentProblemError(
             f"cannot launch: {wanted!r} is not on PATH",
-            "install Claude Code (npm install -g @anthropic-ai/claude-code), or set COORD_CLAUDE_BIN",
+            f"install it ({INSTALL[agent]}), or set {bin_env(agent)}",
         )
     return found
 
@@ -87,22 +87,27 @@ def refuse_if_live_elsewhere(paths: RepoPaths, config: Config, role: str) -> Non
         )
 
 
-@task(positional=["role"], help={"role": "the agent role", "launch": "exec claude in the role's checkout now"})
+@task(positional=["role"], help={"role": "the agent role", "launch": "exec the agent CLI in the role's checkout now",
+                                  "agent": "claude, codex or gemini (default: the role's agent_command, else claude)"})
 @guarded
-def start(c: object, role: str | None = None, launch: bool = False) -> None:
+def start(c: object, role: str | None = None, launch: bool = False, agent: str | None = None) -> None:
     """Set ROLE up (idempotent) and print how to start its agent; --launch starts it."""
-    role = need_role(role, "coord session.start ROLE [--launch]")
+    role = need_role(role, "coord session.start ROLE [--launch] [--agent claude|codex|gemini]")
     paths, config = workspace()
+    agent = choose_agent(config, role, agent)
     refuse_if_live_elsewhere(paths, config, role)
     result, notes = setup_and_render(paths, config, role, commands(c))
     print_setup(result, paths.main_root, notes)
     print(store_line(paths, config))
+    note = trust_note(agent)
+    if note:
+        print(f"coord: {note}")
     if not launch:
         print("start the agent with:")
-        print(f"  {launch_command(role, result.path, Path(os.getcwd()))}")
+        print(f"  {launch_command(role, result.path, Path(os.getcwd()), agent)}")
         return
-    binary = find_claude(os.environ)
-    env = {**os.environ, INSTANCE_ENV: role}
+    binary = find_claude(os.environ, agent)
+    env = {**os.environ, **identity_env(agent, role)}
     print(f"launching {binary} in {result.path} as {role}", flush=True)
     os.chdir(result.path)
     os.execvpe(binary, [binary], env)

@@ -31,7 +31,7 @@ ROLE_ENV = "COORD_ROLE"
 INSTANCE_ENV = _IDENTITY_INSTANCE_ENV
 # Passed from the caller to every window, so an already running tmux server (started elsewhere, with
 # another environment) still gives the agent this repository's settings, PATH and API endpoint.
-PASS_PREFIXES = ("COORD_", "ANTHROPIC_", "CLAUDE_CODE_", "MCP_")
+PASS_PREFIXES = ("COORD_", "ANTHROPIC_", "CLAUDE_CODE_", "MCP_", "CODEX_", "OPENAI_", "GEMINI_", "GOOGLE_")
 PASS_NAMES = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "NO_COLOR", "DISABLE_AUTOUPDATER")
 IDENTITY_NAMES = (ROLE_ENV, INSTANCE_ENV, WAKE_ENV)
 EXIT_TEXT = "/exit"  # what a user types to end an agent CLI session (Claude Code, Codex)

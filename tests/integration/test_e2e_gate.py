@@ -35,3 +35,20 @@ def test_nox_e2e_collects_when_a_cli_is_there(tmp_path: Path) -> None:
     proc = nox_e2e_collect(str(stand_in))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "test_claude_code.py::" in proc.stdout
+
+
+def test_codex_and_gemini_tests_fail_when_their_cli_is_missing(tmp_path: Path) -> None:
+    """`nox -s e2e_clis` with a CLI missing: the tests fail naming it, nothing passes or skips."""
+    stand_in = tmp_path / "claude"
+    stand_in.write_text("#!/bin/sh\necho 2.1.332\n")
+    stand_in.chmod(0o755)
+    pytest_bin = shutil.which("pytest")
+    assert pytest_bin
+    env = clean_env(COORD_CLAUDE_BIN=str(stand_in), COORD_CODEX_BIN=str(tmp_path / "no-codex-here"),
+                    COORD_GEMINI_BIN=str(tmp_path / "no-gemini-here"))
+    proc = subprocess.run([pytest_bin, "tests/e2e/test_codex.py", "-m", "clis", "-k", "wrong_identity", "-q",
+                           "-p", "no:cacheprovider", "-p", "no:randomly"], cwd=PROJECT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0, proc.stdout
+    assert "codex CLI not found" in proc.stdout, proc.stdout[-2000:]
+    assert " passed" not in proc.stdout and "skipped" not in proc.stdout
