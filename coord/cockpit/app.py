@@ -18,6 +18,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static, TabbedContent, TabPane
 
@@ -205,12 +206,21 @@ class CockpitApp(App[None]):
     def _fill(self, table_id: str, rows: list[tuple[Any, ...]], keys: list[str] | None = None,
               columns: tuple[str, ...] | None = None) -> bool:
         """Put rows into a table unless it already shows exactly them (text and style of every cell;
-        columns too when given, for the matrix whose columns are the roles). True when refilled."""
-        content = (columns, keys, [tuple((c.plain, str(c.style)) if isinstance(c, Text) else c for c in row)
-                                   for row in rows])
-        if not self._changed(table_id, content):
+        columns too when given, for the matrix whose columns are the roles). When the same rows only
+        have a few cells changed (ages ticking: "42s" -> "52s"), just those cells are updated: a
+        refill re-measures the whole table. True when anything changed."""
+        shown = [tuple((c.plain, str(c.style)) if isinstance(c, Text) else c for c in row) for row in rows]
+        before = self._shown.get(table_id)
+        if not self._changed(table_id, (columns, keys, shown)):
             return False
         table = self.query_one(f"#{table_id}", DataTable)
+        if isinstance(before, tuple) and before[:2] == (columns, keys) and len(before[2]) == len(shown):
+            cells = [(r, c) for r, (old, new) in enumerate(zip(before[2], shown, strict=True))
+                     for c, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+            if len(cells) <= len(shown):  # about one cell a row: an age, not a new ordering
+                for r, c in cells:
+                    table.update_cell_at(Coordinate(r, c), rows[r][c], update_width=True)
+                return True
         if columns is not None:
             table.clear(columns=True)
             table.add_columns(*columns)

@@ -21,6 +21,12 @@ from tests.integration.test_conflicts import Team
 pytestmark = pytest.mark.integration
 
 
+def screen_has(app: CockpitApp, text: str) -> bool:
+    from tests.integration.test_cockpit_watch import screen_text
+
+    return text in screen_text(app)
+
+
 @pytest.fixture
 def team(git_repo: Path, coord_env: dict[str, str]) -> Team:
     return Team(git_repo)
@@ -92,8 +98,13 @@ def test_the_view_refills_only_what_changed(team: Team) -> None:
             rows = [replace(r, dirty=not r.dirty) if r.role == "devops" else r for r in snap.rows]
             app.apply(replace(snap, rows=rows))
             await pilot.pause()
-            assert not any(a is b for a, b in zip(shown, table.rows, strict=True))  # refilled
+            assert all(a is b for a, b in zip(shown, table.rows, strict=True))  # one cell: updated in place
             devops = next(r for r in rows if r.role == "devops")
             assert ("dirty" in str(table.get_row("devops")[3])) is bool(devops.dirty)
+            assert screen_has(app, "dirty") is bool(any(r.dirty for r in rows))
+            gone = [r for r in rows if r.role != "devops"]  # a role fewer: the rows change, a refill
+            app.apply(replace(snap, rows=gone))
+            await pilot.pause()
+            assert table.row_count == len(gone) and "devops" not in [k.value for k in table.rows]
 
     asyncio.run(scenario())
