@@ -158,6 +158,8 @@ def format_value(value: float | None, unit: str) -> str:
         return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms"
     if unit == "MiB":
         return f"{value:.1f} MiB"
+    if unit == "%":
+        return f"{value:.2f} %"
     return f"{value:g} {unit}"
 
 

@@ -1,19 +1,20 @@
 """Row 6: `coord agent.setup` on a generated 20,000-file repository against a raw
 `git worktree add -b` of the same repository in the same run; the 50th setup against the first;
-`coord agent.list --json` with 50 agents.
+then rows 6c/6d (benchmarks/rows_team.py) on the 50-agent repository: `coord agent.list --json`
+and `coord status --json`.
 
 Both sides are whole processes (what a user types), each creating a fresh worktree per sample.
 """
 
 from __future__ import annotations
 
-import json
 import os
 
 from benchmarks.context import Context
 from benchmarks.core import Row, at_most, median, window_median
 from benchmarks.fixture import make_site, role_names
-from benchmarks.infra import clean_env, git, make_repo, module_present, run, script, time_process, workspace
+from benchmarks.infra import clean_env, git, make_repo, module_present, script, time_process, workspace
+from benchmarks.rows_team import team_reads
 
 WINDOW = 5  # the last setups and the twin first setups compared by the median of this many
 # The 50-agent sequence runs on a smaller repository: 50 checkouts of 20,000 files are a million
@@ -52,7 +53,6 @@ def worktrees(ctx: Context) -> list[Row]:
                     target=at_most(1.3))
     nth_row = Row("6b", f"agent.setup #{agents - WINDOW + 1}-{agents} (median), {SEQUENCE_FILES:,} files",
                   baseline_label="1st setup, twin repo, same time", target=at_most(1.5))
-    list_row = Row("6c", f"agent.list --json, {agents} agents (process)", baseline_label="git worktree list")
     missing = _setup_ready()
     coord = script("coord")
     with workspace("worktrees") as ws:
@@ -91,9 +91,9 @@ def worktrees(ctx: Context) -> list[Row]:
         setup_row.baseline = median(raw_times) * 1000
         setup_row.details["raw_ms"] = [round(t * 1000, 1) for t in raw_times]
         if missing:
-            for r in (setup_row, nth_row, list_row):
+            for r in (setup_row, nth_row):
                 r.missing = missing
-            return [setup_row, nth_row, list_row]
+            return [setup_row, nth_row]
         setup_row.figure = median(coord_times) * 1000
         setup_row.details.update({"samples": pairs, "coord_ms": [round(t * 1000, 1) for t in coord_times]})
     with workspace("worktrees-seq") as ws:
@@ -124,12 +124,5 @@ def worktrees(ctx: Context) -> list[Row]:
             "first_setup_ms_beside_last": [round(t * 1000, 1) for t in firsts],
             "sequence_first_window_ms": window_median(sequence, 0, WINDOW) * 1000,
         })
-        list_row.baseline = median([time_process(["git", "worktree", "list", "--porcelain"], cwd=repo, env=env)
-                                    for _ in range(5)]) * 1000
-        listing = [time_process([coord, "agent.list", "--json"], cwd=repo, env=env, timeout=120) for _ in range(5)]
-        list_row.figure = median(listing) * 1000
-        listed = json.loads(run([coord, "agent.list", "--json"], cwd=repo, env=env).stdout)
-        list_row.details["agents_listed"] = len(listed)
-        if len(listed) != agents:
-            list_row.error = f"agent.list --json listed {len(listed)} agents, expected {agents}"
-    return [setup_row, nth_row, list_row]
+        team_rows = team_reads(ctx, site, agents)
+    return [setup_row, nth_row, *team_rows]

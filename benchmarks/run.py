@@ -23,6 +23,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
 from benchmarks import (  # noqa: E402
+    rows_cockpit,
     rows_hooks,
     rows_loop,
     rows_mcp,
@@ -43,6 +44,7 @@ GROUPS: dict[str, Callable[[Context], list[Row]]] = {
     "5:throughput": rows_throughput.throughput,
     "6:worktrees": rows_worktrees.worktrees,
     "7:memory": rows_memory.memory,
+    "8:cockpit": rows_cockpit.cockpit,
     "9:team-loop": rows_loop.team_loop,
 }
 

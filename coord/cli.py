@@ -4,6 +4,9 @@ Start-up is most of what a quick command costs (`agent.setup` is timed against a
 `git worktree add`), so this module imports only what the command line needs:
 - `coord mcp` (one server per agent session) skips invoke and the task namespace entirely;
 - `coord --version` answers from coord/__init__.py alone;
+- `coord status [--json]` and `coord agent.list [--json]` (read-only, held to a ratio of git's own
+  cost in the bench) run coord.team.report directly, the same function their tasks call; any other
+  form of them (`--help`, `-j`, a typo) goes through invoke as usual;
 - everything else builds the invoke Program on first use (`program` is resolved lazily, PEP 562),
   with invoke imported WITHOUT unittest.mock and importlib.metadata (see `_import_invoke`).
 
@@ -254,6 +257,12 @@ def main() -> None:
 
         print(f"coord {__version__}")
         return
+    if args[:1] in (["status"], ["agent.list"]):
+        from coord.team.report import fast_read
+
+        code = fast_read(args)
+        if code is not None:
+            sys.exit(code)
     argv = normalized_argv(sys.argv)
     if ROLE_LIST_TASKS.intersection(argv[1:]):
         argv = [argv[0], *spread_roles(argv[1:])]

@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import json
 import os
-import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,18 +97,18 @@ def _read(path: Path) -> dict[str, object] | None:
 
 
 def root_commit(main_root: Path) -> str | None:
-    """The first-parent root commit of the main checkout's HEAD; None before the first commit.
-    subprocess, not the sh-based runner: this can run inside a hook, once per clone."""
+    """The first-parent root commit of the main checkout's HEAD; None before the first commit (git
+    exits 128 on an unborn HEAD), without git, or on any other git failure. Through coord.git's
+    runner like every git call (cheap to import: this can run inside a hook, once per clone)."""
+    from coord import git
+    from coord.errors import CoordError
+
     try:
-        proc = subprocess.run(
-            ["git", "rev-list", "--first-parent", "--max-parents=0", "HEAD", "--"],
-            cwd=main_root, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
-            env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
-        )
-    except (OSError, subprocess.SubprocessError):
+        result = git.run(main_root, "rev-list", "--first-parent", "--max-parents=0", "HEAD", "--", timeout=30)
+    except CoordError:
         return None
-    lines = proc.stdout.split()
-    return lines[-1] if proc.returncode == 0 and lines else None
+    lines = result.stdout.split()
+    return lines[-1] if lines else None
 
 
 def _write(path: Path, data: dict[str, object], exclusive: bool) -> dict[str, object]:

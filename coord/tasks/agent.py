@@ -24,7 +24,7 @@ from coord.tasks.branches import push
 
 if TYPE_CHECKING:
     from coord.store import Store
-    from coord.worktree import AgentInfo, MergeResult, SetupResult
+    from coord.worktree import MergeResult, SetupResult
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -84,15 +84,12 @@ def setup(c: object, role: str | None = None, base: str | None = None) -> None:
 @guarded
 def list_(c: object, json: bool = False) -> None:
     """Every agent worktree: branch, head, dirty, ahead/behind the base branch, presence."""
-    from coord import worktree
-    from coord.team.listing import list_agents
+    from coord.team.report import list_output
 
-    paths, config = workspace()
-    agents, with_whom = list_agents(paths, config, lambda line: print(f"coord: warning: {line}", file=sys.stderr))
-    if json:
-        print(_json.dumps([{**a.to_dict(), "conflicts_with": with_whom.get(a.role, [])} for a in agents], indent=2))
-    else:
-        print(_with_column(worktree.format_table(agents, paths.main_root), agents, with_whom))
+    text, warnings = list_output(*workspace(), json)
+    for line in warnings:
+        print(f"coord: warning: {line}", file=sys.stderr)
+    print(text)
 
 
 def _print_merge(result: object) -> None:
@@ -266,16 +263,6 @@ def _radar_store(paths: RepoPaths, config: Config) -> Store | None:
     except StoreUnavailableError as exc:
         print(f"coord: warning: {exc.message} (no cache, no warnings sent)", file=sys.stderr)
         return None
-
-
-def _with_column(table: str, agents: list[AgentInfo], with_whom: dict[str, list[str]]) -> str:
-    """agent.list's table with a CONFLICTS column (the roles each branch conflicts with)."""
-    lines = table.splitlines()
-    if not agents or len(lines) != len(agents) + 1:
-        return table
-    width = max(len(line) for line in lines)
-    cells = ["CONFLICTS", *(",".join(with_whom.get(a.role, [])) or "-" for a in agents)]
-    return "\n".join(f"{line.ljust(width)}  {cell}" for line, cell in zip(lines, cells, strict=True))
 
 
 @task(help={"role": "only this role's pairs (default: every pair)", "json": "print JSON instead of a table"})

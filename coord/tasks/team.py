@@ -3,7 +3,6 @@ started, seen and stopped from one place. Parse, call coord.team, print."""
 
 from __future__ import annotations
 
-import json as _json
 import os
 import sys
 from typing import Any
@@ -111,24 +110,15 @@ def attach(c: object, role: list[str] | None = None) -> None:
 @guarded
 def status(c: object, json: bool = False) -> None:
     """The whole team: presence, activity, host, branch ahead/behind/dirty, unread, last status, claims, conflicts."""
-    from coord.store import open_store
-    from coord.team.gather import gather
-    from coord.team.rows import format_table
+    from coord.team.report import status_output
 
-    paths, config = workspace()
-    store = open_store(paths, config, start_server=False)
-    try:
-        snap = gather(paths, config, store)
-    finally:
-        store.close()
-    if not snap.stored.reachable:
-        print(f"coord: warning: {snap.stored.error} (presence, mail and claims unknown)", file=sys.stderr)
-    if snap.git_error:
-        print(f"coord: warning: git: {snap.git_error}", file=sys.stderr)
-    if json:
-        print(_json.dumps({"agents": [r.to_json() for r in snap.rows]}, indent=2))
-    else:
-        print(format_table(snap.rows))
+    _print_report(*status_output(*workspace(), json))
+
+
+def _print_report(text: str, warnings: list[str]) -> None:
+    for line in warnings:
+        print(f"coord: warning: {line}", file=sys.stderr)
+    print(text)
 
 
 @task(help={"interval": "seconds between checks of the store (default 0.5)"})

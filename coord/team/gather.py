@@ -30,7 +30,7 @@ from coord.presence import Status
 from coord.radar import _git as git_run  # the thread-safe subprocess runner (coord.git's `sh` is not)
 from coord.radar import base_branch
 from coord.repo import RepoPaths
-from coord.resp import Arg, items
+from coord.resp import Arg, items, number, pairs
 from coord.team.rows import AgentRow, ClaimItem, GitFacts, RoleRecord, StatusNote, Stored, build_rows, first_line
 
 if TYPE_CHECKING:
@@ -159,9 +159,11 @@ def _records(
             record = PresenceRecord.from_dict(data)
         except (ValueError, KeyError, TypeError):
             continue
-        seen = view(role, record, alive.get(role), now, config.stale_seconds, role in config.roles)  # type: ignore[arg-type]
+        session = alive.get(role)
+        seen = view(role, record, None if session is None else str(session), now, config.stale_seconds,
+                    role in config.roles)
         try:
-            activity_at = float(data.get("activity_since") or 0.0)  # type: ignore[arg-type]
+            activity_at = number(data.get("activity_since") or 0.0)
         except (TypeError, ValueError):
             activity_at = 0.0
         out[role] = RoleRecord(seen.status, seen.seconds_since_heartbeat, record.worktree_path,
@@ -174,21 +176,20 @@ def decode_stored(
 ) -> tuple[Stored, dict[str, str], dict[str, MergeFacts | None], list[Message]]:
     """The pipeline's replies as Stored, the counts cache, the radar cache and the message stream."""
     from coord.claims import Claim, claim_status
-    from coord.resp import pairs
     from coord.store import message_from_row
 
     n = len(roles)
-    alive = dict(zip(roles, replies[1], strict=True))  # type: ignore[call-overload]
-    presence = _records(pairs(replies[0]), alive, config, now)  # type: ignore[arg-type]
+    alive = dict(zip(roles, items(replies[1]), strict=True))
+    presence = _records(pairs(items(replies[0])), alive, config, now)
     live = {r for r, rec in presence.items() if rec.status is Status.ACTIVE}
     claims = []
-    for pattern, raw in sorted(pairs(replies[2]).items()):  # type: ignore[arg-type]
+    for pattern, raw in sorted(pairs(items(replies[2])).items()):
         claim = Claim.from_json(str(pattern), str(raw))
         if claim is not None:
             claims.append(ClaimItem(claim.pattern, claim.role, claim_status(claim, live, now), claim.reason,
                                     max(0.0, claim.expires_at - now)))
-    counts = {str(k): str(v) for k, v in pairs(replies[3]).items()}  # type: ignore[arg-type]
-    unread = {r: int(v) for r, v in zip(roles, replies[4:4 + n], strict=True)}  # type: ignore[call-overload]
+    counts = {str(k): str(v) for k, v in pairs(items(replies[3])).items()}
+    unread = {r: int(number(v)) for r, v in zip(roles, replies[4:4 + n], strict=True)}
     seen: dict[tuple[str, str, str, str], Message] = {}
     for rows in replies[4 + n:4 + 2 * n]:
         for row in items(rows):
@@ -205,7 +206,7 @@ def decode_stored(
     if conflict_fields:
         values = replies[4 + 2 * n]
         cache = {f: MergeFacts.from_json(None if v is None else str(v))
-                 for f, v in zip(conflict_fields, values, strict=True)}  # type: ignore[call-overload]
+                 for f, v in zip(conflict_fields, items(values), strict=True)}
     stored = Stored(True, "", presence, unread, last, tuple(claims))
     return stored, counts, cache, messages
 

@@ -15,6 +15,7 @@ from coord.repo import RepoPaths
 from coord.team.gather import gather
 
 if TYPE_CHECKING:
+    from coord.store import Store
     from coord.worktree import AgentInfo
 
 
@@ -54,12 +55,12 @@ def list_agents(
     return agents, with_whom
 
 
-def _radar(paths: RepoPaths, config: Config, store: object, warn: Callable[[str], None]) -> dict[str, list[str]]:
+def _radar(paths: RepoPaths, config: Config, store: Store | None, warn: Callable[[str], None]) -> dict[str, list[str]]:
     from coord import radar
     from coord.conflicts import conflicts_by_role
 
     try:
-        report = radar.run(paths, config, store)  # type: ignore[arg-type]
+        report = radar.run(paths, config, store)
     except CoordError as exc:
         warn(f"conflicts unknown: {exc.message}")
         return {}

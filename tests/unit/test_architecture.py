@@ -170,3 +170,26 @@ def test_lower_floors_never_import_a_face() -> None:
 
 def test_nothing_in_coord_imports_an_entry_point() -> None:
     assert [m for m, imported in sorted(GRAPH.items()) if imported & ENTRY_POINTS] == []
+
+
+def git_started_outside_the_runner(tree: ast.AST) -> list[int]:
+    """Lines where a process is started with "git" as the program, outside coord.git: a literal
+    argument list whose first item is "git", passed to any call (subprocess.run, Popen, ...)."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.List | ast.Tuple):
+            first = node.args[0].elts[:1]
+            if first and isinstance(first[0], ast.Constant) and first[0].value == "git":
+                lines.append(node.lineno)
+    return lines
+
+
+def test_the_checker_sees_a_git_process() -> None:
+    assert git_started_outside_the_runner(ast.parse("subprocess.run(['git', 'status'], cwd=x)")) == [1]
+    assert git_started_outside_the_runner(ast.parse("git.run(repo, 'status')")) == []
+
+
+def test_every_git_process_starts_in_the_one_runner() -> None:
+    wrong = {name: lines for name, path in sorted(MODULES.items()) if name != "coord.git"
+             if (lines := git_started_outside_the_runner(ast.parse(path.read_text(encoding="utf-8"))))}
+    assert wrong == {}

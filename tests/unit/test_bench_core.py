@@ -159,6 +159,7 @@ def test_format_value_units() -> None:
     assert format_value(12345.6, "msg/s") == "12,346 msg/s"
     assert format_value(2, "round trips") == "2 rt"
     assert format_value(64.25, "MiB") == "64.2 MiB"
+    assert format_value(0.456, "%") == "0.46 %"
 
 
 def test_table_has_a_line_per_row_and_shows_why_a_row_is_missing() -> None:
