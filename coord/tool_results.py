@@ -21,6 +21,7 @@ class Role(TypedDict):
     role: str
     status: str  # active, stale, inactive, absent (or unknown)
     last_seen: NotRequired[str]  # "42 s ago"
+    activity: NotRequired[str]  # working, idle or needs_input (a live session's, from its hooks)
     host: NotRequired[str]
 
 
@@ -107,6 +108,8 @@ def presence(you: str, views: Iterable[Any], here: str = "", refusal: str | None
         row: Role = {"role": v.role, "status": v.status.value}
         if v.seconds_since_heartbeat is not None:
             row["last_seen"] = texts.ago(v.seconds_since_heartbeat)
+        if v.status.value == "active" and v.activity:
+            row["activity"] = v.activity
         if v.host and v.host != here:
             row["host"] = v.host
         rows.append(row)

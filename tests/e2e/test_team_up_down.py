@@ -69,7 +69,7 @@ def test_team_up_rerun_and_down_with_the_real_cli(tmp_path: Path, claude_bin: st
         # the agent itself knows who it is and sees its team through its own coord MCP server
         _index, first = team.prompt("backend", "who is on the team right now?")
         seen = team.text_of("backend", first)
-        assert "this session is role backend" in seen
+        assert "coord: you are backend" in seen
         results = team.wait(lambda: team.models["backend"].step_results(), "the presence tool's result", role="backend")
         payload = result_json(results[0])
         assert payload["you"] == "backend"

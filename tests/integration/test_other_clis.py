@@ -108,7 +108,7 @@ def test_the_rendered_hook_commands_enforce_identity_claims_and_deliver_mail(
     start = run_hook(command_for(codex_hooks, "SessionStart"), qa,
                      {"session_id": "cx-1", "cwd": str(qa), "hook_event_name": "SessionStart", "source": "startup"},
                      qa_env)
-    assert start is not None and "role qa (from COORD_ROLE)" in start["hookSpecificOutput"]["additionalContext"]
+    assert start is not None and "coord: you are qa " in start["hookSpecificOutput"]["additionalContext"]
     turn = run_hook(command_for(codex_hooks, "UserPromptSubmit"), qa,
                     {"session_id": "cx-1", "cwd": str(qa), "hook_event_name": "UserPromptSubmit", "prompt": "go"},
                     qa_env)

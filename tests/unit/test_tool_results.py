@@ -91,3 +91,11 @@ def test_schema_titles_are_stripped_but_a_property_named_title_is_kept() -> None
         "title": {"title": "Title", "type": "string"}, "n": {"title": "N", "anyOf": [{"title": "x"}]}}}
     results.strip_titles(schema)
     assert schema == {"type": "object", "properties": {"title": {"type": "string"}, "n": {"anyOf": [{}]}}}
+
+
+def test_presence_shows_what_a_live_session_is_doing_and_nothing_for_others() -> None:
+    working = view("pm", Status.ACTIVE, 3.0, "s-1")._replace(activity="working", activity_since=1.0)
+    gone = view("qa", Status.INACTIVE, 900.0, "s-2")._replace(activity="idle", activity_since=1.0)
+    rows = results.presence("backend", [working, gone])["roles"]
+    assert rows[0].get("activity") == "working"
+    assert "activity" not in rows[1]  # an ended session's last activity is history, not news
