@@ -62,9 +62,9 @@ def _import_invoke() -> Any:
         return mock.Mock(*args, **kwargs)
 
     mock = types.ModuleType("unittest.mock", "stand-in while invoke imports; see coord.cli._import_invoke")
-    mock.Mock = mock_on_first_use  # type: ignore[attr-defined]
+    mock.Mock = mock_on_first_use  # type: ignore[attr-defined]  # a bare ModuleType has no declared attributes
     metadata = types.ModuleType("importlib.metadata", "stand-in while invoke imports; see coord.cli._import_invoke")
-    metadata.version = _installed_version  # type: ignore[attr-defined]
+    metadata.version = _installed_version  # type: ignore[attr-defined]  # same: a stand-in module
     stand_ins = {"unittest.mock": mock, "importlib.metadata": metadata}
     sys.modules.update(stand_ins)
     try:
@@ -130,7 +130,7 @@ def _build_program() -> Any:
     from coord.tasks import namespace
     from coord.tasks.groups import grouped
 
-    class CoordProgram(invoke.Program):  # type: ignore[misc, name-defined]
+    class CoordProgram(invoke.Program):  # type: ignore[misc, name-defined]  # invoke is imported lazily and untyped
         """invoke's Program with coord's options, help and exit codes.
 
         invoke exits 1 on a command-line parse error (a missing ROLE, an unknown flag); coord

@@ -19,7 +19,7 @@ from coord.errors import CoordError, StoreUnavailableError
 from coord.merge_notices import MergeEvent, NoticePlan, plan_notices
 from coord.messages import Message
 from coord.repo import RepoPaths
-from coord.resp import Arg
+from coord.resp import Arg, items, number
 from coord.scripts import Script
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def _store(store: Store, plan: NoticePlan, main_role: str, now: float) -> int:
         args += [n.recipient, n.type.value, n.body, n.fingerprint or ""]
     args += [RADAR_SENDER, repr(now)]
     reply = store.run_script(NOTIFY, keys, args)
-    return int(reply[0])  # type: ignore[index]
+    return int(number(items(reply)[0]))
 
 
 def announce_merge(

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.tasks import Task, task
 
 from coord.errors import StoreUnavailableError
 from coord.tasks.boundary import guarded, workspace
+
+if TYPE_CHECKING:
+    from coord.config import Config
+    from coord.repo import RepoPaths
 
 ROLE_HELP = {"role": "a role to act on (repeatable; `coord team.up backend qa` works too)"}
 
@@ -75,11 +79,11 @@ def down(c: object, role: list[str] | None = None) -> None:
     print("worktrees, branches and uncommitted files are untouched")
 
 
-def _mark_inactive(paths: object, config: object, roles: list[str]) -> None:
+def _mark_inactive(paths: RepoPaths, config: Config, roles: list[str]) -> None:
     from coord.store import open_store
 
     try:
-        with open_store(paths, config, start_server=False) as store:  # type: ignore[arg-type]
+        with open_store(paths, config, start_server=False) as store:
             for name in roles:
                 store.deregister(name)
     except StoreUnavailableError as exc:

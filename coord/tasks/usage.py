@@ -8,7 +8,7 @@ from __future__ import annotations
 def task_usage(name: str, task: object) -> str:
     """`coord agent.setup ROLE [--base BASE]` for the invoke task registered as name."""
     words = [f"coord {name}"]
-    arguments = task.get_arguments()  # type: ignore[attr-defined]
+    arguments = task.get_arguments()  # type: ignore[attr-defined]  # invoke ships no type hints for Task
     for arg in arguments:
         if arg.positional:
             words.append(arg.name.upper())
