@@ -97,13 +97,20 @@ def may_claim(
     return effective_status(holder, now, stale_seconds) is not Status.ACTIVE
 
 
+AGE_UNITS = ((120, 1), (7200, 60), (172800, 3600))  # below this many seconds, count in this unit
+
+
+def age_parts(seconds: float) -> tuple[int, int]:
+    """(count, unit index 0..3 = s, min, h, d): the largest unit that keeps an age readable. One
+    rule for the tables' short ages (describe_age) and the agents' words (coord.texts.span)."""
+    seconds = max(0, int(seconds))
+    for index, (below, unit) in enumerate(AGE_UNITS):
+        if seconds < below:
+            return seconds // unit, index
+    return seconds // 86400, len(AGE_UNITS)
+
+
 def describe_age(seconds: float) -> str:
     """Short human age for tables and hook context: 42s, 7m, 3h, 2d."""
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    if seconds < 172800:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+    count, unit = age_parts(seconds)
+    return f"{count}{'smhd'[unit]}"

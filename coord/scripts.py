@@ -112,6 +112,19 @@ local function fetch(stream, id)
   if rows[1] then return rows[1] end
   return nil
 end
+-- Append the first `limit` readable messages of fresh (ids after the cursor) to out, move the
+-- cursor (seen_key) past what was consumed, and return how many of fresh are left unshown.
+local function take(out, stream, seen_key, fresh, limit)
+  local shown, consumed = 0, 0
+  for i = 1, #fresh do
+    if shown >= limit then break end
+    consumed = i
+    local row = fetch(stream, fresh[i][3])
+    if row then out[#out + 1] = row; shown = shown + 1 end
+  end
+  if consumed > 0 then redis.call('SET', seen_key, fresh[consumed][3]) end
+  return #fresh - consumed
+end
 """
 
 # KEYS: presence, alive:<role>
@@ -343,15 +356,7 @@ local seen = redis.call('GET', KEYS[5]) or '0-0'
 local ids = redis.call('HKEYS', KEYS[4])
 local fresh = sorted_ids(ids, seen)
 local out = {state, holder, age, #ids, 0}
-local shown, consumed = 0, 0
-for i = 1, #fresh do
-  if shown >= limit then break end
-  consumed = i
-  local row = fetch(KEYS[3], fresh[i][3])
-  if row then out[#out + 1] = row; shown = shown + 1 end
-end
-if consumed > 0 then redis.call('SET', KEYS[5], fresh[consumed][3]) end
-out[5] = #fresh - consumed
+out[5] = take(out, KEYS[3], KEYS[5], fresh, limit)
 return out
 """,
 )
@@ -392,15 +397,7 @@ for i = 1, #flat, 2 do ids[#ids + 1] = flat[i]; types[flat[i]] = flat[i + 1] end
 local fresh = sorted_ids(ids, redis.call('GET', KEYS[5]) or '0-0')
 local function show(state, count)
   local out = {state, #ids, 0, count}
-  local shown, consumed = 0, 0
-  for i = 1, #fresh do
-    if shown >= limit then break end
-    consumed = i
-    local row = fetch(KEYS[3], fresh[i][3])
-    if row then out[#out + 1] = row; shown = shown + 1 end
-  end
-  if consumed > 0 then redis.call('SET', KEYS[5], fresh[consumed][3]) end
-  out[3] = #fresh - consumed
+  out[3] = take(out, KEYS[3], KEYS[5], fresh, limit)
   return out
 end
 if mode == 'notify' then

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from coord.catalog.claude import ACK_TOOL, CHECK_TOOL
+from coord.presence import age_parts
 
 MAIL_CAP = 2000  # characters of mail text per prompt (or tool call); beyond it, one summary line
 MIN_BODY = 120  # a cut body keeps at least this much when it is the first message shown
@@ -38,14 +39,8 @@ class Mail(Protocol):
 
 def span(seconds: float) -> str:
     """A duration in the largest unit that keeps it readable: '42 s', '29 min', '3 h', '2 d'."""
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} d"
+    count, unit = age_parts(seconds)
+    return f"{count} {('s', 'min', 'h', 'd')[unit]}"
 
 
 def ago(seconds: float) -> str:
