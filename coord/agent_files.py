@@ -44,11 +44,13 @@ def gemini_command(event: str) -> str:
     return f'sh "$GEMINI_PROJECT_DIR/{gemini.LAUNCHER_PATH}" {gemini.AGENT} {event}'
 
 
-def _dump(data: object) -> str:
+def dump_json(data: object) -> str:
+    """JSON as coord writes a shared settings file: indented, UTF-8 kept, a final newline."""
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def _load_json(text: str | None, path: str) -> dict[str, Any]:
+def load_json_object(text: str | None, path: str) -> dict[str, Any]:
+    """A user's settings file as an object ({} when absent or empty); anything else is one line."""
     if text is None or not text.strip():
         return {}
     try:
@@ -94,9 +96,9 @@ def codex_hooks(existing: str | None) -> str:
         group: dict[str, Any] = {"matcher": hook.matcher} if hook.matcher else {}
         group["hooks"] = [{"type": "command", "command": codex_command(hook.event), "timeout": hook.timeout}]
         ours[hook.event] = [group]
-    data = _load_json(existing, codex.HOOKS_PATH)
+    data = load_json_object(existing, codex.HOOKS_PATH)
     data["hooks"] = merge_hook_groups(data.get("hooks"), ours, codex.LAUNCHER_PATH)
-    return _dump(data)
+    return dump_json(data)
 
 
 def codex_section(generated: str) -> str:
@@ -150,7 +152,7 @@ def gemini_settings(existing: str | None) -> str:
         group["hooks"] = [{"name": f"coord-{hook.handler}", "type": "command",
                            "command": gemini_command(hook.event), "timeout": hook.timeout_ms}]
         ours[hook.event] = [group]
-    data = _load_json(existing, gemini.SETTINGS_PATH)
+    data = load_json_object(existing, gemini.SETTINGS_PATH)
     found = data.get("mcpServers")
     servers: dict[str, Any] = found if isinstance(found, dict) else {}
     # trust: coord's tools run without a confirmation (they act only as the session's own role),
@@ -160,7 +162,7 @@ def gemini_settings(existing: str | None) -> str:
     servers[SERVER_NAME] = {"command": "coord", "args": ["mcp"], "env": env, "trust": True, "timeout": 60_000}
     data["mcpServers"] = servers
     data["hooks"] = merge_hook_groups(data.get("hooks"), ours, gemini.LAUNCHER_PATH)
-    return _dump(data)
+    return dump_json(data)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coord.agent_files import dump_json, load_json_object
 from coord.catalog.claude import LAUNCHER, MCP_ARG, PERMISSION, SERVER_NAME, TOOL_NAMES, Tool, hooks_for, mcp_tool_hook
 from coord.config import Config, load_config
 from coord.errors import CoordError, DriftError
@@ -166,24 +167,6 @@ def _environment() -> Any:
 # Merging into files the user shares with other tools (pure: text in, text out).
 
 
-def _dump(data: object) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-def _load_json(text: str | None, path: str) -> dict[str, Any]:
-    if text is None or not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CoordError(
-            f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})", f"fix {path} by hand, then re-run coord init"
-        ) from None
-    if not isinstance(data, dict):
-        raise CoordError(f"{path} does not hold a JSON object", f"fix {path} by hand, then re-run coord init")
-    return data
-
-
 def _is_ours(hook: object) -> bool:
     if isinstance(hook, dict) and hook.get("type") == "mcp_tool":
         return hook.get("server") == SERVER and hook.get("tool") == Tool.HOOK.value
@@ -196,9 +179,9 @@ def merge_settings(existing: str | None, ours: dict[str, Any]) -> str:
     Replacing (not appending) keeps re-rendering idempotent and drops entries of tools or events
     coord no longer has; any hook or permission that is not coord's stays where it was.
     """
-    data = _load_json(existing, SETTINGS_PATH)
+    data = load_json_object(existing, SETTINGS_PATH)
     if not data:
-        return _dump(ours)
+        return dump_json(ours)
     servers = [s for s in data.get("enabledMcpjsonServers", []) if s != SERVER]
     data["enabledMcpjsonServers"] = [*servers, *ours["enabledMcpjsonServers"]]
     found = data.get("permissions")
@@ -224,17 +207,17 @@ def merge_settings(existing: str | None, ours: dict[str, Any]) -> str:
     for event, groups in ours["hooks"].items():
         hooks[event] = [*hooks.get(event, []), *groups]
     data["hooks"] = hooks
-    return _dump(data)
+    return dump_json(data)
 
 
 def merge_mcp(existing: str | None, ours: dict[str, Any]) -> str:
     """The user's .mcp.json with the coord server entry replaced; other servers kept."""
-    data = _load_json(existing, MCP_PATH)
+    data = load_json_object(existing, MCP_PATH)
     found = data.get("mcpServers")
     servers: dict[str, Any] = found if isinstance(found, dict) else {}
     servers[SERVER] = ours["mcpServers"][SERVER]
     data["mcpServers"] = servers
-    return _dump(data)
+    return dump_json(data)
 
 
 def merge_section(existing: str | None, section: str) -> str:
