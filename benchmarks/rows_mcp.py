@@ -32,8 +32,8 @@ def mcp_missing() -> str | None:
     """Why `coord mcp` cannot be measured yet, or None."""
     if not module_present("coord.mcp_server"):
         return "coord.mcp_server not there"
-    listed = run([script("coord"), "--list"], env=clean_env(), check=False).stdout.decode()
-    if not any(line.split()[:1] == ["mcp"] for line in listed.splitlines()):
+    # `coord mcp` is internal (hidden from `coord help`'s list), but `coord help mcp` answers for it
+    if run([script("coord"), "help", "mcp"], env=clean_env(), check=False).returncode != 0:
         return "`coord mcp` task not there"
     return None
 
