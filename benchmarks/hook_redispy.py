@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import redis  # part of what is measured: the hook would import it on every prompt
 from redis.exceptions import NoScriptError, ResponseError
 
-import coord.store
+import coord.store_connection
 from coord.resp import DEFAULT_TIMEOUT, RespError, parse_url
 
 
@@ -60,7 +60,7 @@ def _error(exc: ResponseError) -> RespError:
     return RespError(f"{kind} {text}" if kind and not text.startswith(kind) else text)
 
 
-coord.store.Connection = RedisPyConnection  # type: ignore[misc, assignment]
+coord.store_connection.Connection = RedisPyConnection  # type: ignore[misc, assignment]
 
 if __name__ == "__main__":
     from coord.hooks import main

@@ -125,8 +125,8 @@ def presence_commands(store: Store) -> list[list[Arg]]:
 
 
 def live_roles(store: Store, records_reply: object, alive_reply: object, now: float) -> set[str]:
-    """Roles live by coord.store.is_live, from the replies to presence_commands."""
-    from coord.store import _json_loads, is_live
+    """Roles live by coord.store_results.is_live, from the replies to presence_commands."""
+    from coord.store_results import _json_loads, is_live
 
     roles = store.config.roles
     records = pairs(items(records_reply))

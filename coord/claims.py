@@ -12,7 +12,7 @@ Two patterns overlap when at least one path matches both; the test is exact for 
 (a search over the pair of patterns, not a guess from prefixes), so `src/*.py` and `src/api.*`
 overlap while `src/*.py` and `docs/**` do not.
 
-A claim counts while it has not expired AND its holder is live (coord.store.is_live). A claim of
+A claim counts while it has not expired AND its holder is live (coord.store_results.is_live). A claim of
 a stale or ended holder has lapsed: nothing is blocked by it, and the next overlapping claim of
 a live role removes it. A role is never blocked by its own claims.
 """

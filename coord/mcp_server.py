@@ -233,7 +233,7 @@ class Service:
     def publish(self, to: str, type: MessageType | str, body: str) -> results.Sent:
         # The sender is this server's role, never an argument; lifecycle types are coord's own.
         from coord.errors import StoreUnavailableError
-        from coord.store import new_publish_id
+        from coord.store_checks import new_publish_id
 
         kind = parse_agent_type(type)
         key = (str(to), kind.value, str(body))

@@ -85,7 +85,7 @@ def event_for(paths: RepoPaths, config: Config, result: MergeResult) -> MergeEve
 
 def _read(store: Store, main_role: str) -> tuple[list[Message], set[str], set[str], float]:
     from coord.claim_store import live_roles, presence_commands
-    from coord.store import MAX_LIMIT
+    from coord.store_checks import MAX_LIMIT
 
     pending = store.check(main_role, limit=MAX_LIMIT).messages
     replies = store.pipeline([["SMEMBERS", store.keys.warned], *presence_commands(store), *store.time_commands()])
