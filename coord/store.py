@@ -356,9 +356,9 @@ def open_store(
 
         url = with_secret(config.redis_url, paths.state_dir)
         return Store(url, namespace, config, clock, timeout, carry, on_carried)
-    from coord import embedded
+    from coord import embedded_start
 
-    url = embedded.server_url(paths, start=start_server)
+    url = embedded_start.server_url(paths, start=start_server)
 
     def again() -> str:
         # First the state file's URL (hot path: a file read); after a failed connection the server
@@ -367,6 +367,6 @@ def open_store(
         if url:
             found, url = url, ""
             return found
-        return embedded.server_url(paths, start=start_server, verified=True)
+        return embedded_start.server_url(paths, start=start_server, verified=True)
 
     return Store(again, namespace, config, clock, timeout, carry, on_carried)

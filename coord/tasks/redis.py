@@ -19,7 +19,7 @@ from coord.tasks.boundary import guarded, workspace
 @guarded
 def up(c: object) -> None:
     """Start the repository's embedded Redis (no-op when running or when COORD_REDIS_URL is set)."""
-    from coord import embedded
+    from coord import embedded, embedded_start
     from coord.resp import redact
     from coord.store import open_store
 
@@ -30,7 +30,7 @@ def up(c: object) -> None:
         print(f"using {redact(config.redis_url)} (COORD_REDIS_URL / redis_url): answers in {took * 1000:.1f} ms")
         return
     before = embedded.owned_state(paths)
-    state = embedded.ensure_running(paths)
+    state = embedded_start.ensure_running(paths)
     verb = "running" if before is not None and before.pid == state.pid else "started"
     print(f"{verb}: {redact(state.url)} (pid {state.pid}, data {state.data_dir})")
     if embedded.data_missing(state):
