@@ -14,7 +14,8 @@ import redis  # part of what is measured: the hook would import it on every prom
 from redis.exceptions import NoScriptError, ResponseError
 
 import coord.store_connection
-from coord.resp import DEFAULT_TIMEOUT, RespError, parse_url
+from coord.resp import DEFAULT_TIMEOUT, RespError
+from coord.resp_url import parse_url
 
 
 class RedisPyConnection:

@@ -329,7 +329,8 @@ class ServerStatus:
 
 def status(paths: RepoPaths) -> ServerStatus:
     """The embedded server's state, with version and key count when it answers."""
-    from coord.resp import Connection, redact
+    from coord.resp import Connection
+    from coord.resp_url import redact
 
     recorded = read_state(paths)
     state = owned_state(paths) or _adopt_locked_server(paths)

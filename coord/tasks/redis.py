@@ -20,7 +20,7 @@ from coord.tasks.boundary import guarded, workspace
 def up(c: object) -> None:
     """Start the repository's embedded Redis (no-op when running or when COORD_REDIS_URL is set)."""
     from coord import embedded, embedded_start
-    from coord.resp import redact
+    from coord.resp_url import redact
     from coord.store import open_store
 
     paths, config = workspace()
@@ -43,7 +43,7 @@ def status(c: object, json: bool = False) -> None:
     """Where the coordination Redis is, whether it answers, its version and key count."""
     from coord import embedded
     from coord.errors import StoreUnavailableError
-    from coord.resp import redact
+    from coord.resp_url import redact
     from coord.store import open_store, store_namespace
 
     paths, config = workspace()
