@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 from coord.claims import Claim, blocking_claim, check_patterns, check_reason, check_ttl, decide_claim, refusal_line
 from coord.errors import ClaimConflictError, CoordError
 from coord.identity import validate_role
+from coord.lua import Script
 from coord.presence import PresenceRecord
 from coord.resp import Arg, items, pairs
-from coord.scripts import Script
 
 if TYPE_CHECKING:
     from coord.store import Store

@@ -16,11 +16,11 @@ from coord import git
 from coord.config import Config
 from coord.conflicts import RADAR_SENDER, PairResult
 from coord.errors import CoordError, StoreUnavailableError
+from coord.lua import Script
 from coord.merge_notices import MergeEvent, NoticePlan, plan_notices
 from coord.messages import Message
 from coord.repo import RepoPaths
 from coord.resp import Arg, items, number
-from coord.scripts import Script
 
 if TYPE_CHECKING:
     from coord.store import Store

@@ -38,10 +38,10 @@ from coord.conflicts import (
 )
 from coord.errors import CoordError, GitError, StoreUnavailableError
 from coord.identity import role_of_branch
+from coord.lua import Script
 from coord.messages import MessageType
 from coord.repo import RepoPaths
 from coord.resp import Arg, items
-from coord.scripts import Script
 
 if TYPE_CHECKING:
     from coord.store import Store

@@ -12,8 +12,8 @@ from typing import TypeVar
 from coord.config import Config
 from coord.errors import NotDurableError, StoreUnavailableError
 from coord.keys import Keys, clean_namespace
+from coord.lua import Script
 from coord.resp import DEFAULT_TIMEOUT, Arg, Connection, RespError
-from coord.scripts import Script
 from coord.store_checks import this_host
 from coord.store_results import seconds_of
 

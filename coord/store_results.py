@@ -226,7 +226,7 @@ def decode_records(raw: dict[str, object]) -> dict[str, PresenceRecord]:
 
 def is_live(record: PresenceRecord | None, alive_session: str | None, now: float, stale_seconds: int) -> bool:
     """Live = effectively active by coord.presence AND the alive key (TTL) still exists.
-    The Lua `live()` in coord.scripts mirrors this."""
+    The Lua `live()` in coord.lua mirrors this."""
     if record is None or alive_session is None:
         return False
     return effective_status(record, now, stale_seconds) is Status.ACTIVE
