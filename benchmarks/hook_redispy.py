@@ -13,8 +13,9 @@ from collections.abc import Sequence
 import redis  # part of what is measured: the hook would import it on every prompt
 from redis.exceptions import NoScriptError, ResponseError
 
-import coord.store
-from coord.resp import DEFAULT_TIMEOUT, RespError, parse_url
+import coord.store_connection
+from coord.resp import DEFAULT_TIMEOUT, RespError
+from coord.resp_url import parse_url
 
 
 class RedisPyConnection:
@@ -60,7 +61,7 @@ def _error(exc: ResponseError) -> RespError:
     return RespError(f"{kind} {text}" if kind and not text.startswith(kind) else text)
 
 
-coord.store.Connection = RedisPyConnection  # type: ignore[misc, assignment]
+coord.store_connection.Connection = RedisPyConnection  # type: ignore[misc, assignment]
 
 if __name__ == "__main__":
     from coord.hooks import main

@@ -22,8 +22,8 @@ import json
 from collections.abc import Sequence
 
 from coord.keys import Keys
+from coord.lua import Script
 from coord.resp import Arg, Connection, items, pairs
-from coord.scripts import Script
 
 # KEYS: carried, presence, claims, conflicts, warned, events, then per role: alive, inbox, pending, seen
 # ARGV: old namespace, JSON {shared: {...}, roles: [{role, alive, pttl, inbox, pending, seen}...]}

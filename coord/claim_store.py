@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 from coord.claims import Claim, blocking_claim, check_patterns, check_reason, check_ttl, decide_claim, refusal_line
 from coord.errors import ClaimConflictError, CoordError
 from coord.identity import validate_role
+from coord.lua import Script
 from coord.presence import PresenceRecord
 from coord.resp import Arg, items, pairs
-from coord.scripts import Script
 
 if TYPE_CHECKING:
     from coord.store import Store
@@ -125,8 +125,8 @@ def presence_commands(store: Store) -> list[list[Arg]]:
 
 
 def live_roles(store: Store, records_reply: object, alive_reply: object, now: float) -> set[str]:
-    """Roles live by coord.store.is_live, from the replies to presence_commands."""
-    from coord.store import _json_loads, is_live
+    """Roles live by coord.store_results.is_live, from the replies to presence_commands."""
+    from coord.store_results import _json_loads, is_live
 
     roles = store.config.roles
     records = pairs(items(records_reply))

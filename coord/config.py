@@ -291,7 +291,7 @@ def validate(config: Config) -> list[str]:
         problems.append(f"stale_seconds ({stale}) must not exceed presence_ttl_seconds ({ttl}): a live session's "
                         "liveness would lapse before it counts as stale (raise presence_ttl_seconds)")
     if config.redis_url:
-        from coord.resp import parse_url  # only with a URL set: the hooks' default path stays light
+        from coord.resp_url import parse_url  # only with a URL set: the hooks' default path stays light
 
         try:
             parse_url(config.redis_url)

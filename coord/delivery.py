@@ -107,7 +107,8 @@ def run_loop(store: Store, role: str, session_id: str, mode: str, event: str, st
     from coord.resp import items
     from coord.resp import number as resp_number
     from coord.scripts import LOOP
-    from coord.store import check_session_id, message_from_row
+    from coord.store_checks import check_session_id
+    from coord.store_results import message_from_row
 
     check_session_id(session_id)
     config = store.config

@@ -2,7 +2,7 @@
 holder dies (a killed `coord agent.setup` never leaves a stale lock behind).
 
 Used where concurrent coord commands must take turns: worktree mutations of one repository
-(state.repo_lock) and starting its embedded server (embedded.ensure_running). A waiter polls with
+(state.repo_lock) and starting its embedded server (embedded_start.ensure_running). A waiter polls with
 a short, growing back-off until its deadline, then raises the caller's own error, which says what
 was being waited for and what to do.
 """

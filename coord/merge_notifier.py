@@ -16,11 +16,11 @@ from coord import git
 from coord.config import Config
 from coord.conflicts import RADAR_SENDER, PairResult
 from coord.errors import CoordError, StoreUnavailableError
+from coord.lua import Script
 from coord.merge_notices import MergeEvent, NoticePlan, plan_notices
 from coord.messages import Message
 from coord.repo import RepoPaths
 from coord.resp import Arg, items, number
-from coord.scripts import Script
 
 if TYPE_CHECKING:
     from coord.store import Store
@@ -85,7 +85,7 @@ def event_for(paths: RepoPaths, config: Config, result: MergeResult) -> MergeEve
 
 def _read(store: Store, main_role: str) -> tuple[list[Message], set[str], set[str], float]:
     from coord.claim_store import live_roles, presence_commands
-    from coord.store import MAX_LIMIT
+    from coord.store_checks import MAX_LIMIT
 
     pending = store.check(main_role, limit=MAX_LIMIT).messages
     replies = store.pipeline([["SMEMBERS", store.keys.warned], *presence_commands(store), *store.time_commands()])

@@ -38,10 +38,10 @@ from coord.conflicts import (
 )
 from coord.errors import CoordError, GitError, StoreUnavailableError
 from coord.identity import role_of_branch
+from coord.lua import Script
 from coord.messages import MessageType
 from coord.repo import RepoPaths
 from coord.resp import Arg, items
-from coord.scripts import Script
 
 if TYPE_CHECKING:
     from coord.store import Store
@@ -153,7 +153,7 @@ def branch_tips(paths: RepoPaths, config: Config, hosts: Mapping[str, str] | Non
     if hosts is None:
         return tips + [BranchTip(role, f"agent/{role}/active", sha) for role, sha in sorted(local.items())]
     from coord import remote
-    from coord.store import this_host
+    from coord.store_checks import this_host
 
     chosen = remote.choose(paths, config, sorted(agents), local, hosts, config.host or this_host())
     for role, pick in sorted(chosen.items()):

@@ -13,317 +13,51 @@ from __future__ import annotations
 
 import math
 import re
-import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from coord.config import Config
-from coord.errors import (
-    IdentityError,
-    InvalidInputError,
-    NotDurableError,
-    NotFoundError,
-    SessionEndedError,
-    StoreUnavailableError,
-)
+from coord.errors import IdentityError, InvalidInputError, NotDurableError, NotFoundError
 from coord.identity import check_role_syntax, validate_role
-from coord.keys import Keys, clean_namespace
 from coord.messages import BROADCAST, LIFECYCLE_TYPES, Message, MessageType, check_body, parse_type
-from coord.presence import PresenceRecord, Status, describe_age, effective_status
-from coord.resp import DEFAULT_TIMEOUT, Arg, Connection, RespError, items, pairs
+from coord.presence import Status
+from coord.resp import DEFAULT_TIMEOUT, items, pairs
 from coord.resp import number as resp_number
-from coord.scripts import ACK, CHECK, DEREGISTER, HEARTBEAT, NOTIFICATIONS, PUBLISH, REGISTER, TURN, Script
-
-T = TypeVar("T")
+from coord.scripts import ACK, CHECK, DEREGISTER, HEARTBEAT, NOTIFICATIONS, PUBLISH, REGISTER, TURN
+from coord.store_checks import (
+    MAX_LIMIT,
+    check_limit,
+    check_publish_id,
+    check_session_id,
+    ended_error,
+    held_error,
+    loop_error,
+    new_publish_id,
+    repeat_digest,
+)
+from coord.store_connection import CONFIGURED_FIX, StoreConnection
+from coord.store_results import (
+    AckResult,
+    CheckResult,
+    HeartbeatResult,
+    Notifications,
+    PresenceView,
+    PublishResult,
+    RegisterResult,
+    TurnResult,
+    decode_records,
+    id_seconds,
+    message_from_row,
+    view,
+)
 
 if TYPE_CHECKING:
     from coord.repo import RepoPaths
 
 EVENTS_MAXLEN = 10000  # lifecycle events kept (approximately: MAXLEN ~)
-MAX_LIMIT = 1000  # most messages one check/turn returns, and most ids one ack takes
 TURN_LIMIT = 20  # messages a per-turn hook shows at most
-MAX_SESSION_ID = 200
 PUBLISH_ID_TTL = 86400  # seconds a publish id is remembered: a resend within it is not delivered again
-_PUBLISH_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-# -- results ----------------------------------------------------------------------------
-class PresenceView(NamedTuple):
-    """One role as its peers should see it. Times are Unix seconds; None when never registered.
-    A NamedTuple: presence() makes one per role, and a frozen dataclass costs 3x more to build."""
-
-    role: str
-    status: Status
-    stale: bool
-    seconds_since_heartbeat: float | None
-    session_id: str | None
-    worktree_path: str | None
-    registered_at: float | None
-    last_heartbeat: float | None
-    configured: bool = True  # False: registered once, no longer in the configured roles
-    host: str | None = None  # the machine the session runs on; worktree_path is a path there
-    activity: str | None = None  # working / idle / needs_input (coord.delivery); None when never said
-    activity_since: float | None = None  # server time the activity last changed
-
-    def to_dict(self) -> dict[str, object]:
-        # by hand: dataclasses.asdict deep-copies every field and dominated presence() at 200 roles
-        return {
-            "role": self.role,
-            "status": self.status.value,
-            "stale": self.stale,
-            "seconds_since_heartbeat": self.seconds_since_heartbeat,
-            "session_id": self.session_id,
-            "worktree_path": self.worktree_path,
-            "registered_at": self.registered_at,
-            "last_heartbeat": self.last_heartbeat,
-            "configured": self.configured,
-            "host": self.host,
-            "activity": self.activity,
-            "activity_since": self.activity_since,
-        }
-
-    def summary(self) -> dict[str, object]:
-        """What an agent needs to decide whom to delegate to (the MCP tool's row): every field of
-        it is context the agent pays for on every call, times the number of roles."""
-        age = self.seconds_since_heartbeat
-        return {
-            "role": self.role,
-            "status": self.status.value,
-            "stale": self.stale,
-            "seconds_since_heartbeat": None if age is None else round(age, 1),
-            "session_id": self.session_id,
-            "host": self.host,
-            "activity": self.activity,
-            "activity_since": self.activity_since,
-        }
-
-    @property
-    def age(self) -> str:
-        """Short age of the last heartbeat ('-' when never registered)."""
-        return "-" if self.seconds_since_heartbeat is None else describe_age(self.seconds_since_heartbeat)
-
-
-@dataclass(frozen=True)
-class RegisterResult:
-    """How a registration went: 'new', 'same' (idempotent re-registration), 'restart' (the previous
-    session ended cleanly) or 'takeover' (of a stale session)."""
-
-    role: str
-    session_id: str
-    outcome: str
-    previous_session: str | None = None
-    previous_age: float | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class HeartbeatResult:
-    role: str
-    session_id: str
-    reactivated: bool  # the session was stale or inactive before this heartbeat
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class PublishResult:
-    """Where a message went. `ids` maps each recipient role to the message's id in its inbox;
-    a lifecycle event has one id under the key 'events'."""
-
-    sender: str
-    recipient: str
-    type: MessageType
-    timestamp: float
-    ids: dict[str, str]
-    event: bool
-    publish_id: str = ""
-    duplicate: bool = False  # this publish id was delivered before (a resend): nothing delivered again
-    waiting: tuple[str, ...] = ()  # recipients with no live session: the mail waits in their inbox
-
-    def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["type"] = self.type.value
-        data["waiting"] = list(self.waiting)
-        if self.waiting:
-            data["note"] = waiting_note(self.waiting)
-        return data
-
-
-def waiting_note(roles: Sequence[str]) -> str:
-    """One line telling the sender that the recipients are not there (the message is kept)."""
-    names = ", ".join(roles)
-    verb = "has" if len(roles) == 1 else "have"
-    return f"{names} {verb} no live session: the message waits in the inbox until a session takes the role"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The role's unacknowledged messages, oldest first, and how many there are in all."""
-
-    role: str
-    messages: list[Message]
-    total: int
-
-    def to_dict(self) -> dict[str, object]:
-        return {"role": self.role, "total": self.total, "messages": [m.to_dict() for m in self.messages]}
-
-
-@dataclass(frozen=True)
-class AckResult:
-    acknowledged: list[str]
-    unknown: list[str]  # not pending for this role (already acknowledged, someone else's, or no such id)
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Notifications:
-    """Pending messages of a role in summary: the count, per type, and the newest few (newest first)."""
-
-    role: str
-    count: int
-    by_type: dict[str, int]
-    recent: list[Message]
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "role": self.role,
-            "count": self.count,
-            "by_type": dict(self.by_type),
-            "recent": [m.to_dict() for m in self.recent],
-        }
-
-
-@dataclass(frozen=True)
-class TurnResult:
-    """What the per-turn hook needs, from one round trip.
-
-    state: 'active' (this session holds the role; heartbeat done), 'claimed' (the role was free:
-    never registered, inactive, stale or held by a session that is no longer live, and this session
-    registered it now) or 'held' (another live session holds it: nothing changed, no messages; the
-    hook should block the prompt and say so). messages: pending messages not shown before (oldest
-    first, at most `limit`); more: how many further unseen ones wait; pending: every unacknowledged one.
-    """
-
-    role: str
-    session_id: str
-    state: str
-    holder_session: str | None = None
-    holder_age: float | None = None
-    messages: list[Message] = field(default_factory=list)
-    more: int = 0
-    pending: int = 0
-
-    @property
-    def held(self) -> bool:
-        return self.state == "held"
-
-    def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["messages"] = [m.to_dict() for m in self.messages]
-        return data
-
-
-# -- pure helpers -----------------------------------------------------------------------
-def decode_records(raw: dict[str, object]) -> dict[str, PresenceRecord]:
-    """JSON presence records by role, decoded in one pass (one json.loads for all of them: at 200
-    roles the per-record calls were most of presence()'s time); a corrupt record is dropped, so
-    it shows as absent rather than breaking every reader."""
-    import json
-
-    roles = list(raw)
-    try:
-        decoded = json.loads("[" + ",".join(str(raw[r]) for r in roles) + "]")
-        if not isinstance(decoded, list) or len(decoded) != len(roles):
-            raise ValueError("record count")
-    except ValueError:
-        decoded = []
-        for role in roles:
-            try:
-                decoded.append(_json_loads(str(raw[role])))
-            except ValueError:
-                decoded.append(None)
-    records: dict[str, PresenceRecord] = {}
-    for role, data in zip(roles, decoded, strict=True):
-        try:
-            records[role] = PresenceRecord.from_dict(data)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            continue
-    return records
-
-
-def is_live(record: PresenceRecord | None, alive_session: str | None, now: float, stale_seconds: int) -> bool:
-    """Live = effectively active by coord.presence AND the alive key (TTL) still exists.
-    The Lua `live()` in coord.scripts mirrors this."""
-    if record is None or alive_session is None:
-        return False
-    return effective_status(record, now, stale_seconds) is Status.ACTIVE
-
-
-def view(
-    role: str, record: PresenceRecord | None, alive_session: str | None, now: float, stale_seconds: int,
-    configured: bool = True,
-) -> PresenceView:
-    """A stored record as peers see it. An active record whose alive key expired counts as stale."""
-    if record is None:
-        return PresenceView(role, Status.ABSENT, False, None, None, None, None, None, configured)
-    status = effective_status(record, now, stale_seconds)
-    if status is Status.ACTIVE and alive_session is None and configured:
-        status = Status.STALE
-    return PresenceView(
-        role=role,
-        status=status,
-        stale=status is Status.STALE,
-        seconds_since_heartbeat=max(0.0, now - record.last_heartbeat),
-        session_id=record.session_id,
-        worktree_path=record.worktree_path,
-        registered_at=record.registered_at,
-        last_heartbeat=record.last_heartbeat,
-        configured=configured,
-        host=record.host or None,
-        activity=record.activity or None,
-        activity_since=record.activity_since or None,
-    )
-
-
-def check_session_id(session_id: object) -> str:
-    """Session ids are opaque printable strings; refuse anything that could garble a record."""
-    if not isinstance(session_id, str) or not session_id.strip():
-        raise InvalidInputError("session id is empty", "pass the Claude Code session id (CLAUDE_CODE_SESSION_ID)")
-    if len(session_id) > MAX_SESSION_ID or _CONTROL.search(session_id) or not _encodable(session_id):
-        raise InvalidInputError(
-            "session id is too long or has control characters", f"use at most {MAX_SESSION_ID} printable characters"
-        )
-    return session_id
-
-
-def _encodable(text: str) -> bool:
-    """Lone surrogates (JSON "\\ud800") cannot be sent to Redis as UTF-8."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def this_host() -> str:
-    """This machine's name as presence shows it (the `host` setting, COORD_HOST, overrides it)."""
-    import socket
-
-    return socket.gethostname() or "localhost"
-
-
-def check_limit(limit: object, name: str = "limit") -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInputError(f"{name} must be a whole number from 1 to {MAX_LIMIT}", f"got {limit!r}")
-    return limit
 
 
 def _float(value: object) -> float | None:
@@ -333,78 +67,8 @@ def _float(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def seconds_of(reply: object) -> float:
-    """A TIME reply [seconds, microseconds] as Unix seconds."""
-    sec, usec = items(reply)
-    return int(str(sec)) + int(str(usec)) / 1_000_000
-
-
-def id_seconds(stream_id: str) -> float:
-    """The server's time when it made a stream id '<ms>-<seq>'."""
-    return int(stream_id.split("-", 1)[0]) / 1000
-
-
-def message_from_row(row: Sequence[object]) -> Message:
-    """A stream entry [id, [field, value, ...]] as a Message; without a ts field, the id's time."""
-    fields = pairs(items(row[1]))
-    ts = fields.get("ts")
-    return Message(
-        id=str(row[0]),
-        sender=str(fields.get("sender", "")),
-        recipient=str(fields.get("recipient", "")),
-        type=str(fields.get("type", "")),
-        body=str(fields.get("body", "")),
-        timestamp=resp_number(ts) if ts not in (None, "") else id_seconds(str(row[0])),
-    )
-
-
-def new_publish_id() -> str:
-    """A fresh publish id: random, so two clients never share one."""
-    import secrets
-
-    return secrets.token_hex(12)
-
-
-def check_publish_id(publish_id: object) -> str:
-    if not isinstance(publish_id, str) or not _PUBLISH_ID.fullmatch(publish_id):
-        raise InvalidInputError(
-            f"publish id must be 1 to 64 letters, digits or ._:- , got {publish_id!r}",
-            "omit it (one is generated), or resend the id of the publish whose reply was lost",
-        )
-    return publish_id
-
-
-def repeat_digest(sender: str, recipient: str, type: str, body: str) -> str:
-    """What makes two messages 'the same' for the loop guard."""
-    import hashlib
-
-    return hashlib.sha1("\0".join((sender, recipient, type, body)).encode("utf-8")).hexdigest()
-
-
-def loop_error(sender: str, recipient: str, type: str, count: int, ms_left: int, config: Config) -> InvalidInputError:
-    wait = max(1, math.ceil(ms_left / 1000)) if ms_left > 0 else config.repeat_window_seconds
-    return InvalidInputError(
-        f"refused as a loop: {sender} already sent this same {type} to {recipient} {count} times in "
-        f"{config.repeat_window_seconds}s (repeat_limit {config.repeat_limit})",
-        f"do not resend it; change the message, or wait {wait}s",
-    )
-
-
-def ended_error(role: str, session_id: str) -> SessionEndedError:
-    return SessionEndedError(
-        f"session {session_id} of role {role} has ended", "start a new session, or register explicitly to resume"
-    )
-
-
-def held_error(role: str, holder: str, age: float | None, stale_seconds: int, host: str = "") -> IdentityError:
-    """The one "role held" refusal (coord.texts.held: the prompt hook says it in the same words)."""
-    from coord import texts
-
-    return IdentityError(*texts.held(role, holder, age, stale_seconds, host))
-
-
 # -- the store --------------------------------------------------------------------------
-class Store:
+class Store(StoreConnection):
     """coord's coordination state for one repository namespace.
 
     `url` is a URL or a callable returning one: the callable is asked again after the server
@@ -414,179 +78,6 @@ class Store:
     machines of a team may disagree about the time without taking over each other's roles. A
     callable returning Unix seconds replaces it; tests inject one to cross the stale boundary exactly.
     """
-
-    def __init__(
-        self,
-        url: str | Callable[[], str],
-        namespace: str,
-        config: Config,
-        clock: Callable[[], float] | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        carry_from: Sequence[str] = (),
-        on_carried: Callable[[str], None] | None = None,
-    ) -> None:
-        self._url = url
-        self.namespace = clean_namespace(namespace)
-        self.keys = Keys(self.namespace)
-        self.config = config
-        self.clock = clock
-        self.host = config.host or this_host()
-        self.timeout = timeout
-        self._conn: Connection | None = None
-        self._spent = 0  # round trips of connections already dropped
-        self._carry_from = tuple(clean_namespace(n) for n in carry_from if clean_namespace(n) != self.namespace)
-        self._on_carried = on_carried
-
-    # -- plumbing -----------------------------------------------------------------------
-    @property
-    def connection(self) -> Connection:
-        if self._conn is None:
-            url = self._url() if callable(self._url) else self._url
-            self._conn = Connection(url, self.timeout)
-        return self._conn
-
-    @property
-    def url(self) -> str:
-        """The server URL without password."""
-        return self.connection.endpoint.display()
-
-    @property
-    def round_trips(self) -> int:
-        """Round trips to Redis made by this store so far (tests check they stay constant)."""
-        return self._spent + (self._conn.round_trips if self._conn is not None else 0)
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._spent += self._conn.round_trips
-            self._conn.close()
-            self._conn = None
-
-    def _failed(self) -> None:
-        """After an unreachable server: forget the connection so the URL is looked up again."""
-        if callable(self._url):
-            self.close()
-
-    def _server_error(self, exc: RespError) -> StoreUnavailableError:
-        if exc.kind == "NOPERM" or "no permissions" in exc.message:
-            fix = "give this machine's ACL user coord's line (coord.acl; README: A team on several machines)"
-        else:
-            fix = "check the server (coord redis.status) and that it is Redis >= 7 or Valkey with Lua enabled"
-        return StoreUnavailableError(f"Redis at {self.url} answered with an error: {exc.message}", fix)
-
-    def _retrying(self, call: Callable[[Connection], T]) -> T:
-        """Run call on the connection. With a URL callable (the embedded server), an unreachable
-        server is looked up again, and so restarted when allowed, and the call made once more."""
-        try:
-            if self._carry_from:
-                self._carry(self.connection)
-            return call(self.connection)
-        except NotDurableError:
-            raise  # the server answered: asking again would only write again
-        except StoreUnavailableError as exc:
-            if not callable(self._url):
-                # a configured server: `coord redis.up` cannot help, so the fix names the setting
-                raise StoreUnavailableError(exc.message, CONFIGURED_FIX) from None
-            self._failed()
-        return call(self.connection)
-
-    def _carry(self, conn: Connection) -> None:
-        """First use after an upgrade or a first commit: bring older namespaces' data here before
-        anything reads this one (coord.carry_over). An error reply (an ACL that does not cover the
-        old keys) leaves the old data where it is and is not retried by this process."""
-        from coord.carry_over import carry_over
-
-        while self._carry_from:
-            old = self._carry_from[0]
-            try:
-                carry_over(conn, old, self.namespace, self.config.roles)
-            except RespError as exc:
-                if exc.kind != "NOPERM":
-                    self._carry_from = ()
-                    return
-            self._carry_from = self._carry_from[1:]
-            if self._on_carried is not None:
-                self._on_carried(old)
-
-    def _run(self, script: Script, conn: Connection, keys: Sequence[str], args: Sequence[Arg]) -> object:
-        """The script, then (replicas_to_ack > 0) WAIT in the same round trip (coord.replication)."""
-        wanted = self.config.replicas_to_ack
-        if not wanted:
-            return script.run(conn, keys, args)
-        from coord.replication import check_acked, wait_command
-
-        reply, acked = script.run_then(conn, keys, args, wait_command(wanted))
-        check_acked(acked, wanted, conn.endpoint.display())
-        return reply
-
-    def _script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> object:
-        try:
-            return self._retrying(lambda conn: self._run(script, conn, keys, args))
-        except StoreUnavailableError:
-            self._failed()
-            raise
-        except RespError as exc:
-            raise self._server_error(exc) from None
-
-    def _pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[object]:
-        try:
-            replies: list[object] = self._retrying(lambda conn: conn.pipeline(commands))
-        except StoreUnavailableError:
-            self._failed()
-            raise
-        for reply in replies:
-            if isinstance(reply, RespError):
-                raise self._server_error(reply)
-        return replies
-
-    def run_script(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> object:
-        """Run a Lua script in one round trip, for modules that add their own (claims, radar).
-        Unreachable server -> StoreUnavailableError; an error reply -> StoreUnavailableError naming it."""
-        return self._script(script, keys, args)
-
-    def pipeline(self, commands: Sequence[Sequence[Arg]]) -> list[object]:
-        """Several commands in one round trip; an error reply raises StoreUnavailableError."""
-        return self._pipeline(commands)
-
-    # -- replication ----------------------------------------------------------------------
-    def wait_commands(self) -> list[list[Arg]]:
-        """Append to a pipeline that writes: [WAIT n ms] when replicas_to_ack > 0, else nothing."""
-        if not self.config.replicas_to_ack:
-            return []
-        from coord.replication import wait_command
-
-        return [wait_command(self.config.replicas_to_ack)]
-
-    def check_waited(self, replies: Sequence[object]) -> None:
-        """After a pipeline built with wait_commands(): NotDurableError unless enough replicas acked."""
-        if self.config.replicas_to_ack:
-            from coord.replication import check_acked
-
-            check_acked(replies[-1], self.config.replicas_to_ack, self.url)
-
-    # -- time -----------------------------------------------------------------------------
-    def time_commands(self) -> list[list[Arg]]:
-        """Append to a pipeline whose reads decide on time: [TIME] unless a clock is injected."""
-        return [["TIME"]] if self.clock is None else []
-
-    def now_of(self, replies: Sequence[object]) -> float:
-        """The time of a pipeline built with time_commands() (its last reply), in Unix seconds."""
-        if self.clock is not None:
-            return float(self.clock())
-        return seconds_of(replies[-1])
-
-    def now_arg(self) -> str:
-        """The `now` argument of a script: '' lets the script read the server's TIME itself."""
-        return "" if self.clock is None else repr(float(self.clock()))
-
-    def server_time(self) -> float:
-        """The server's clock, Unix seconds (doctor compares it with this machine's)."""
-        return seconds_of(self._pipeline([["TIME"]])[0])
-
-    def ping(self) -> float:
-        """Round-trip time in seconds (doctor, redis.status)."""
-        start = time.perf_counter()
-        self._pipeline([["PING"]])
-        return time.perf_counter() - start
 
     # -- presence -----------------------------------------------------------------------
     def register(self, role: str, session_id: str, worktree_path: str, revive: bool = True) -> RegisterResult:
@@ -818,16 +309,6 @@ class Store:
         self.close()
 
 
-def _json_loads(text: str) -> dict[str, object]:
-    import json
-
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError("record is not an object")
-    return data
-
-
-CONFIGURED_FIX = "check that the server runs and that COORD_REDIS_URL / redis_url is right"
 
 
 def unreachable_fix(config: Config) -> str:
@@ -875,9 +356,9 @@ def open_store(
 
         url = with_secret(config.redis_url, paths.state_dir)
         return Store(url, namespace, config, clock, timeout, carry, on_carried)
-    from coord import embedded
+    from coord import embedded_start
 
-    url = embedded.server_url(paths, start=start_server)
+    url = embedded_start.server_url(paths, start=start_server)
 
     def again() -> str:
         # First the state file's URL (hot path: a file read); after a failed connection the server
@@ -886,6 +367,6 @@ def open_store(
         if url:
             found, url = url, ""
             return found
-        return embedded.server_url(paths, start=start_server, verified=True)
+        return embedded_start.server_url(paths, start=start_server, verified=True)
 
     return Store(again, namespace, config, clock, timeout, carry, on_carried)

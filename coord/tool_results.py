@@ -101,7 +101,7 @@ class Released(TypedDict):
 
 
 def presence(you: str, views: Iterable[Any], here: str = "", refusal: str | None = None) -> Presence:
-    """Every role's status and how long ago it was seen (coord.store.PresenceView rows); the host
+    """Every role's status and how long ago it was seen (coord.store_results.PresenceView rows); the host
     only of a role on another machine than this one (here)."""
     rows: list[Role] = []
     for v in views:

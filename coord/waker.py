@@ -122,7 +122,7 @@ def wake_line(count: int, messages: Sequence[Message]) -> str:
 def read_state(store: Store, role: str) -> WakeState | None:
     """One round trip: the presence record, both cursors, the pending types, the server's time."""
     from coord.resp import items, pairs
-    from coord.store import decode_records
+    from coord.store_results import decode_records
 
     k = store.keys
     replies = store.pipeline([["HGET", k.presence, role], ["GET", k.seen(role)], ["GET", k.woken(role)],
@@ -168,7 +168,7 @@ class Waker:
     def tick(self, store: Store) -> str | None:
         """Look once; type a line and return it when the agent should be woken, else None."""
         from coord.resp import items
-        from coord.store import message_from_row
+        from coord.store_results import message_from_row
 
         state = read_state(store, self.role)
         if state is None:

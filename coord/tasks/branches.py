@@ -41,7 +41,8 @@ def merge_source(paths: RepoPaths, config: Config, role: str) -> str | None:
     the role runs on another machine or has no branch here; None for the local branch."""
     from coord import remote
     from coord.errors import GitError, StoreUnavailableError
-    from coord.store import open_store, this_host
+    from coord.store import open_store
+    from coord.store_checks import this_host
 
     name = remote.remote_name(paths, config)
     if name is None:

@@ -56,7 +56,7 @@ def send(c: object, role: str | None = None, type: str | None = None, body: str 
     where = "event log" if result.event else ", ".join(f"{r} ({i})" for r, i in result.ids.items()) or "nobody"
     print(f"sent {result.type.value} from {actor.role} to {where}")
     if result.waiting:
-        from coord.store import waiting_note
+        from coord.store_results import waiting_note
 
         print(f"note: {waiting_note(result.waiting)}")
 

@@ -19,8 +19,8 @@ from coord.tasks.boundary import guarded, workspace
 @guarded
 def up(c: object) -> None:
     """Start the repository's embedded Redis (no-op when running or when COORD_REDIS_URL is set)."""
-    from coord import embedded
-    from coord.resp import redact
+    from coord import embedded, embedded_start
+    from coord.resp_url import redact
     from coord.store import open_store
 
     paths, config = workspace()
@@ -30,7 +30,7 @@ def up(c: object) -> None:
         print(f"using {redact(config.redis_url)} (COORD_REDIS_URL / redis_url): answers in {took * 1000:.1f} ms")
         return
     before = embedded.owned_state(paths)
-    state = embedded.ensure_running(paths)
+    state = embedded_start.ensure_running(paths)
     verb = "running" if before is not None and before.pid == state.pid else "started"
     print(f"{verb}: {redact(state.url)} (pid {state.pid}, data {state.data_dir})")
     if embedded.data_missing(state):
@@ -43,7 +43,7 @@ def status(c: object, json: bool = False) -> None:
     """Where the coordination Redis is, whether it answers, its version and key count."""
     from coord import embedded
     from coord.errors import StoreUnavailableError
-    from coord.resp import redact
+    from coord.resp_url import redact
     from coord.store import open_store, store_namespace
 
     paths, config = workspace()

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def _render(c: object, check: bool, force: bool) -> None:
-    from coord import render
+    from coord import render, render_disk
 
     paths, config = workspace()
     root = paths.toplevel
@@ -24,10 +24,10 @@ def _render(c: object, check: bool, force: bool) -> None:
         render.record_hook_program(paths)
     files = render.plan(root, render.render_config(paths.main_root), commands=commands(c))
     if check:
-        render.check(root, files)
+        render_disk.check(root, files)
         print(f"coord: {len(files)} generated files are up to date in {root}")
         return
-    changed = render.write(root, files, force=force)
+    changed = render_disk.write(root, files, force=force)
     secret = _record_redis_secret(paths)
     if secret:
         changed = [*changed, *secret[:-1]]

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from coord.config import Config
 from coord.errors import CoordError, StoreUnavailableError
+from coord.lua import Script
 from coord.repo import RepoPaths
-from coord.scripts import Script
 from coord.team.gather import GIT_WORKERS, Snapshot, gather
 
 if TYPE_CHECKING:

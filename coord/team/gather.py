@@ -150,7 +150,7 @@ def _records(
     raw: Mapping[str, object], alive: Mapping[str, object], config: Config, now: float,
 ) -> dict[str, RoleRecord]:
     from coord.presence import PresenceRecord
-    from coord.store import _json_loads, view
+    from coord.store_results import _json_loads, view
 
     out = {}
     for role, text in raw.items():
@@ -176,7 +176,7 @@ def decode_stored(
 ) -> tuple[Stored, dict[str, str], dict[str, MergeFacts | None], list[Message]]:
     """The pipeline's replies as Stored, the counts cache, the radar cache and the message stream."""
     from coord.claims import Claim, claim_status
-    from coord.store import message_from_row
+    from coord.store_results import message_from_row
 
     n = len(roles)
     alive = dict(zip(roles, items(replies[1]), strict=True))

@@ -22,7 +22,8 @@ from coord import claim_store
 from coord.config import load_config
 from coord.errors import ClaimConflictError, StoreUnavailableError
 from coord.keys import Keys
-from coord.mcp_server import Service, build_server
+from coord.mcp_server import build_server
+from coord.mcp_service import Service
 from coord.repo import find_repo
 from coord.store import Store, open_store
 from tests.conftest import ValkeyProcess, free_port, git, make_repo

@@ -226,7 +226,7 @@ def test_agent_conflicts_cli_and_agent_list_column(team: Team, valkey: ValkeyPro
 
 
 def test_mcp_background_check_announces_without_anyone_asking(team: Team, r: redis.Redis, namespace: str) -> None:
-    from coord.mcp_server import Service
+    from coord.mcp_service import Service
 
     keys = Keys(namespace)
     env = {k: v for k, v in os.environ.items() if k.startswith("COORD_")}

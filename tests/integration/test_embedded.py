@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from coord import embedded
+from coord import embedded, embedded_start
 from coord.config import Config
 from coord.errors import StoreUnavailableError
 from coord.repo import RepoPaths, find_repo
@@ -117,7 +117,7 @@ def test_stop_keeps_data_and_a_dead_pidfile_is_restarted(repo: RepoPaths) -> Non
 
 def _start(common: str, queue) -> None:  # type: ignore[no-untyped-def]
     try:
-        state = embedded.ensure_running(find_repo(common))
+        state = embedded_start.ensure_running(find_repo(common))
         queue.put((state.pid, state.url))
     except Exception as exc:
         queue.put((None, repr(exc)))

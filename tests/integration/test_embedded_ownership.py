@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from coord import embedded
+from coord import embedded, embedded_start
 from coord.config import Config
 from coord.repo import RepoPaths, find_repo
 from coord.store import open_store
@@ -148,7 +148,7 @@ def test_a_damaged_state_file_never_leads_to_a_second_server(repo: RepoPaths, da
     # a new command, then a starter in-process: both must find the same server
     sent = _coord(repo, "msg.send", "qa", "INFO", "after")
     assert sent.returncode == 0, sent.stderr
-    again = embedded.ensure_running(repo)
+    again = embedded_start.ensure_running(repo)
     assert again.pid == first.pid
     assert _servers_in(repo.state_dir / "data") == [first.pid]
     bodies = [m.body for m in open_store(repo, Config(), start_server=False).check("qa").messages]

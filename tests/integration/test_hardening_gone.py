@@ -18,7 +18,8 @@ from mcp.client.stdio import StdioServerParameters
 from coord import worktree
 from coord.catalog.claude import TOOL_NAMES, Tool
 from coord.config import load_config
-from coord.mcp_server import RegistrationState, Service, build_server
+from coord.mcp_server import build_server
+from coord.mcp_service import RegistrationState, Service
 from coord.presence import Status
 from coord.repo import find_repo
 from coord.store import open_store

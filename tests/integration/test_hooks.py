@@ -139,12 +139,12 @@ def test_a_restart_after_a_clean_exit_is_no_takeover(hooks: Hooks, git_repo: Pat
 
 
 def test_role_rules_reach_their_role_only(hooks: Hooks, git_repo: Path) -> None:
-    from coord import render
+    from coord import render, render_disk
     from coord.catalog.claude import TOOL_NAMES
     from coord.config import Config
 
     files = render.render_files(render.build_context(Config(), TOOL_NAMES, FULL_TABLE), lambda p: None)
-    render.write(git_repo, files)
+    render_disk.write(git_repo, files)
     git(git_repo, "add", "-A")
     git(git_repo, "commit", "-q", "-m", "coord init")
     tree = add_worktree(git_repo, "backend")
@@ -372,12 +372,12 @@ def test_outside_a_repository_the_hook_stays_out_of_the_way(hooks: Hooks, tmp_pa
 
 
 def test_without_coord_the_launcher_tells_the_session_once_and_stays_quiet_otherwise(tmp_path: Path) -> None:
-    from coord import render
+    from coord import render, render_disk
     from coord.catalog.claude import HOOKS, LAUNCHER, MCP_ARG, TOOL_NAMES
     from coord.config import Config
 
     files = render.render_files(render.build_context(Config(), TOOL_NAMES, FULL_TABLE), lambda p: None)
-    render.write(tmp_path, files)
+    render_disk.write(tmp_path, files)
     told = []
     for arg in [h.arg for h in HOOKS] + [MCP_ARG]:
         proc = subprocess.run(["sh", str(tmp_path / LAUNCHER), arg], input=b"{}", env={"PATH": "/usr/bin:/bin"},
@@ -397,12 +397,12 @@ def test_without_coord_the_launcher_tells_the_session_once_and_stays_quiet_other
 
 
 def test_committed_launcher_hands_stdin_to_coord_hook(hooks: Hooks, git_repo: Path, tmp_path: Path) -> None:
-    from coord import render
+    from coord import render, render_disk
     from coord.catalog.claude import LAUNCHER, TOOL_NAMES
     from coord.config import Config
 
     files = render.render_files(render.build_context(Config(), TOOL_NAMES, FULL_TABLE), lambda p: None)
-    render.write(git_repo, files)
+    render_disk.write(git_repo, files)
     shim = tmp_path / "bin"
     shim.mkdir()
     (shim / "coord-hook").write_text(f"#!/bin/sh\nexec {sys.executable} -m coord.hooks \"$@\"\n")

@@ -22,7 +22,8 @@ from mcp.client.stdio import StdioServerParameters
 from coord.catalog.claude import TOOL_NAMES
 from coord.errors import IdentityError
 from coord.keys import Keys
-from coord.mcp_server import RegistrationState, Service, build_server
+from coord.mcp_server import build_server
+from coord.mcp_service import RegistrationState, Service
 from coord.server_process import ValkeyServer
 from tests.conftest import git, make_repo
 from tests.polling import wait_for_async

@@ -9,7 +9,7 @@ import pytest
 
 from coord.config import load_config
 from coord.errors import SessionEndedError
-from coord.mcp_server import RegistrationState, Service
+from coord.mcp_service import RegistrationState, Service
 from coord.presence import Status
 from coord.repo import find_repo
 from coord.store import open_store

@@ -179,7 +179,7 @@ def test_branches_travel_through_the_shared_remote(tmp_path: Path, server: TlsRe
 def test_the_mcp_server_pushes_its_branch_after_each_heartbeat_and_never_the_base(
     tmp_path: Path, server: TlsRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from coord.mcp_server import Service
+    from coord.mcp_service import Service
 
     for key, value in _env(server, "box-a").items():  # the server process's own environment
         monkeypatch.setenv(key, value)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from coord import render
+from coord import render, render_disk
 from coord.tasks import command_table, namespace
 from tests.conftest import git
 
@@ -31,15 +31,15 @@ def test_this_repository_dogfoods_its_rendered_files() -> None:
     """Fails when the templates, the config, the enums, the tool names or a task's docstring change
     without `coord init` being re-run and committed here."""
     files = render.plan(REPO_ROOT, render.render_config(REPO_ROOT), commands=COMMANDS)
-    assert render.drift(REPO_ROOT, files) == [], "run `coord init` in the repository root and commit the result"
-    tracked = git(REPO_ROOT, "ls-files", "--", *render.paths(files)).stdout.split()
-    assert sorted(tracked) == sorted(render.paths(files)), "the rendered files must be committed"
+    assert render_disk.drift(REPO_ROOT, files) == [], "run `coord init` in the repository root and commit the result"
+    tracked = git(REPO_ROOT, "ls-files", "--", *render_disk.paths(files)).stdout.split()
+    assert sorted(tracked) == sorted(render_disk.paths(files)), "the rendered files must be committed"
 
 
 def test_init_writes_then_finds_nothing_to_do_then_check_passes(git_repo: Path) -> None:
     first = coord(git_repo, "init")
     assert first.returncode == 0, first.stderr
-    for path in render.paths(render.plan(git_repo, commands=COMMANDS)):
+    for path in render_disk.paths(render.plan(git_repo, commands=COMMANDS)):
         assert f"wrote {path}" in first.stdout
         assert (git_repo / path).is_file()
     assert os.access(git_repo / ".claude/hooks/coord-hook.sh", os.X_OK)

@@ -23,7 +23,8 @@ from mcp.client import Client
 from coord import delivery, texts
 from coord.config import Config
 from coord.keys import Keys
-from coord.mcp_server import Service, build_server
+from coord.mcp_server import build_server
+from coord.mcp_service import Service
 from coord.store import Store
 from tests.conftest import ValkeyProcess, git, make_repo
 from tests.polling import wait_for

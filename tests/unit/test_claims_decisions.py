@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coord.catalog.claude import EDIT_MATCHER
+from coord.claim_globs import covers, patterns_overlap
 from coord.claims import (
     EXPIRED,
     LAPSED,
@@ -25,12 +26,10 @@ from coord.claims import (
     check_reason,
     check_ttl,
     claim_status,
-    covers,
     decide_claim,
     deny_reason,
     edited_paths,
     offline_decision,
-    patterns_overlap,
     pre_tool_use_deny,
     refusal_line,
     repo_relative,

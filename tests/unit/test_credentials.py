@@ -10,7 +10,7 @@ import pytest
 
 from coord.credentials import auth_file, read_auth, split_secret, with_secret, write_auth
 from coord.errors import ConfigError
-from coord.resp import parse_url
+from coord.resp_url import parse_url
 
 URL = "rediss://redis.internal:6380/0?ssl_ca_certs=/etc/ca.pem"
 

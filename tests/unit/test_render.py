@@ -13,11 +13,13 @@ from coord.config import Config
 from coord.errors import CoordError
 from coord.identity import INSTANCE_ENV
 from coord.messages import AGENT_TYPES, LIFECYCLE_TYPES, MESSAGE_TYPE_HELP
+from coord.render_disk import RenderedFile
+from coord.render_merge import SECTION_BEGIN, SECTION_END, merge_section
 
 COMMANDS = [(name, f"Does {name} | things") for name in ("init", "mcp", "agent.precommit", *render.AGENT_COMMANDS)]
 
 
-def rendered(config: Config | None = None, existing: dict[str, str] | None = None) -> dict[str, render.RenderedFile]:
+def rendered(config: Config | None = None, existing: dict[str, str] | None = None) -> dict[str, RenderedFile]:
     context = render.build_context(config or Config(), TOOL_NAMES, COMMANDS)
     files = render.render_files(context, lambda path: (existing or {}).get(path))
     return {f.path: f for f in files}
@@ -253,20 +255,20 @@ def test_broken_json_is_refused_not_overwritten(path: str, text: str) -> None:
 
 def test_claude_md_section_is_created_appended_and_replaced_in_place() -> None:
     section = "## coord\nhello\n"
-    assert render.merge_section(None, section) == f"{render.SECTION_BEGIN}\n## coord\nhello\n{render.SECTION_END}\n"
-    appended = render.merge_section("# Project\n\nmy notes\n", section)
-    assert appended.startswith("# Project\n\nmy notes\n\n" + render.SECTION_BEGIN)
-    user = f"# Project\nbefore\n{render.SECTION_BEGIN}\nold text\n{render.SECTION_END}\nafter\n"
-    replaced = render.merge_section(user, section)
-    assert replaced == f"# Project\nbefore\n{render.SECTION_BEGIN}\n## coord\nhello\n{render.SECTION_END}\nafter\n"
-    assert render.merge_section(replaced, section) == replaced
+    assert merge_section(None, section) == f"{SECTION_BEGIN}\n## coord\nhello\n{SECTION_END}\n"
+    appended = merge_section("# Project\n\nmy notes\n", section)
+    assert appended.startswith("# Project\n\nmy notes\n\n" + SECTION_BEGIN)
+    user = f"# Project\nbefore\n{SECTION_BEGIN}\nold text\n{SECTION_END}\nafter\n"
+    replaced = merge_section(user, section)
+    assert replaced == f"# Project\nbefore\n{SECTION_BEGIN}\n## coord\nhello\n{SECTION_END}\nafter\n"
+    assert merge_section(replaced, section) == replaced
 
 
 @pytest.mark.parametrize("text", [
-    f"{render.SECTION_BEGIN}\nno end\n",
-    f"{render.SECTION_END}\n{render.SECTION_BEGIN}\n",
-    f"{render.SECTION_BEGIN}\n{render.SECTION_END}\n{render.SECTION_BEGIN}\n{render.SECTION_END}\n",
+    f"{SECTION_BEGIN}\nno end\n",
+    f"{SECTION_END}\n{SECTION_BEGIN}\n",
+    f"{SECTION_BEGIN}\n{SECTION_END}\n{SECTION_BEGIN}\n{SECTION_END}\n",
 ])
 def test_claude_md_with_broken_markers_is_refused(text: str) -> None:
     with pytest.raises(CoordError, match="markers"):
-        render.merge_section(text, "x")
+        merge_section(text, "x")

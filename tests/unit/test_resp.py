@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coord.errors import InvalidInputError
-from coord.resp import Reader, RespError, _parse_redirect, encode_command, parse_url, redact
+from coord.resp import Reader, RespError, _parse_redirect, encode_command
+from coord.resp_url import parse_url, redact
 
 
 def test_encode_command_is_an_array_of_bulk_strings() -> None:

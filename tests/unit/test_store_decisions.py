@@ -9,9 +9,11 @@ import pytest
 
 from coord.catalog.claude import TOOL_NAMES, Tool
 from coord.errors import IdentityError, InvalidInputError
+from coord.lua import Script
 from coord.presence import PresenceRecord, Status
-from coord.scripts import ALL, Script
-from coord.store import check_limit, check_session_id, held_error, is_live, message_from_row, view
+from coord.scripts import ALL
+from coord.store_checks import check_limit, check_session_id, held_error
+from coord.store_results import is_live, message_from_row, view
 
 REC = PresenceRecord("backend", "s1", "/w", 100.0, 1000.0, "active")
 

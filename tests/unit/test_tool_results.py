@@ -9,7 +9,7 @@ from coord.claims import Claim
 from coord.conflicts import BranchTip, Pair, PairResult
 from coord.messages import Message
 from coord.presence import Status
-from coord.store import PresenceView
+from coord.store_results import PresenceView
 
 NOW = 1700000100.0
 TIP_A = "a" * 40
