@@ -63,16 +63,21 @@ def load_json_object(text: str | None, path: str) -> dict[str, Any]:
     return data
 
 
-def merge_hook_groups(existing: object, ours: dict[str, list[dict[str, Any]]], launcher: str) -> dict[str, Any]:
-    """A `hooks` object (event -> matcher groups) with coord's entries replaced by ours: an entry is
-    coord's when its command runs the launcher. Groups left empty are dropped; the user's stay."""
+def runs(launcher: str) -> Callable[[object], bool]:
+    """Whether a hook entry is coord's: its command runs coord's launcher for that CLI."""
+    return lambda hook: isinstance(hook, dict) and launcher in str(hook.get("command", ""))
+
+
+def merge_hook_groups(existing: object, ours: dict[str, list[dict[str, Any]]],
+                      is_ours: Callable[[object], bool]) -> dict[str, Any]:
+    """A `hooks` object (event -> matcher groups, the shape Claude Code, Codex and Gemini CLI share)
+    with coord's entries (is_ours) replaced by ours. Groups left empty are dropped; the user's stay."""
     hooks: dict[str, Any] = dict(existing) if isinstance(existing, dict) else {}
     for event in list(hooks):
         groups = []
         for group in hooks[event] if isinstance(hooks[event], list) else []:
             if isinstance(group, dict) and isinstance(group.get("hooks"), list):
-                kept = [h for h in group["hooks"]
-                        if not (isinstance(h, dict) and launcher in str(h.get("command", "")))]
+                kept = [h for h in group["hooks"] if not is_ours(h)]
                 if not kept:
                     continue
                 group = {**group, "hooks": kept}
@@ -97,7 +102,7 @@ def codex_hooks(existing: str | None) -> str:
         group["hooks"] = [{"type": "command", "command": codex_command(hook.event), "timeout": hook.timeout}]
         ours[hook.event] = [group]
     data = load_json_object(existing, codex.HOOKS_PATH)
-    data["hooks"] = merge_hook_groups(data.get("hooks"), ours, codex.LAUNCHER_PATH)
+    data["hooks"] = merge_hook_groups(data.get("hooks"), ours, runs(codex.LAUNCHER_PATH))
     return dump_json(data)
 
 
@@ -161,7 +166,7 @@ def gemini_settings(existing: str | None) -> str:
     env[PRESENCE_ENV] = PRESENCE_BY_HOOKS
     servers[SERVER_NAME] = {"command": "coord", "args": ["mcp"], "env": env, "trust": True, "timeout": 60_000}
     data["mcpServers"] = servers
-    data["hooks"] = merge_hook_groups(data.get("hooks"), ours, gemini.LAUNCHER_PATH)
+    data["hooks"] = merge_hook_groups(data.get("hooks"), ours, runs(gemini.LAUNCHER_PATH))
     return dump_json(data)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coord.agent_files import dump_json, load_json_object
+from coord.agent_files import dump_json, load_json_object, merge_hook_groups
 from coord.catalog.claude import SERVER_NAME, Tool
 from coord.errors import CoordError
 
@@ -44,24 +44,7 @@ def merge_settings(existing: str | None, ours: dict[str, Any]) -> str:
     allow = [a for a in permissions.get("allow", []) if not (a == f"mcp__{SERVER}" or str(a).startswith(TOOL_PREFIX))]
     permissions["allow"] = [*allow, *ours["permissions"]["allow"]]
     data["permissions"] = permissions
-    found = data.get("hooks")
-    hooks: dict[str, Any] = found if isinstance(found, dict) else {}
-    for event in list(hooks):
-        groups = []
-        for group in hooks[event] if isinstance(hooks[event], list) else []:
-            if isinstance(group, dict) and isinstance(group.get("hooks"), list):
-                kept = [h for h in group["hooks"] if not _is_ours(h)]
-                if not kept:
-                    continue
-                group = {**group, "hooks": kept}
-            groups.append(group)
-        if groups:
-            hooks[event] = groups
-        else:
-            del hooks[event]
-    for event, groups in ours["hooks"].items():
-        hooks[event] = [*hooks.get(event, []), *groups]
-    data["hooks"] = hooks
+    data["hooks"] = merge_hook_groups(data.get("hooks"), ours["hooks"], _is_ours)
     return dump_json(data)
 
 

@@ -39,6 +39,7 @@ import redis
 from coord.keys import Keys
 from tests.conftest import ValkeyProcess, git, make_project
 from tests.e2e.model import ScriptedModel, Step
+from tests.polling import wait_for
 
 API_KEY = "sk-ant-scripted-team-test-0123456789"
 START_SECONDS = 240.0  # a CLI start (node, hooks, `coord mcp`) on a loaded 2-core machine, generous
@@ -332,14 +333,10 @@ class Team:
              role: str | None = None) -> Any:
         """Poll check until truthy; on timeout the failure shows what was awaited and the role's
         screen (or every screen), which is what tells a slow CLI from a stuck one."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = check()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"waited {timeout:g} s for {what}\n{self.screens(role)}")
-            time.sleep(POLL)
+        try:
+            return wait_for(check, what, timeout=timeout, interval=POLL)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.screens(role)}") from None
 
     def screens(self, role: str | None = None) -> str:
         shown = []

@@ -15,50 +15,13 @@ from coord.keys import Keys
 from coord.messages import MessageType
 from coord.presence import Status
 from coord.store import Store
+from tests.integration.conftest import ROLES, Clock
 
 pytestmark = pytest.mark.integration
-
-ROLES = ("pm", "backend", "frontend", "qa")
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def make_store(valkey, namespace: str, clock: Clock) -> Callable[..., Store]:  # type: ignore[no-untyped-def]
-    stores: list[Store] = []
-
-    def make(**overrides: object) -> Store:
-        config = Config(**{"roles": ROLES, **overrides})  # type: ignore[arg-type]
-        store = Store(valkey.url, namespace, config, clock=clock)
-        stores.append(store)
-        return store
-
-    yield make
-    for s in stores:
-        s.close()
-
 
 @pytest.fixture
 def store(make_store: Callable[..., Store]) -> Store:
     return make_store()
-
-
-@pytest.fixture
-def raw(valkey) -> redis.Redis:  # type: ignore[no-untyped-def]
-    client = redis.Redis.from_url(valkey.url, decode_responses=True)
-    yield client
-    client.close()
 
 
 def by_role(store: Store) -> dict[str, object]:

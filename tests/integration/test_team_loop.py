@@ -21,58 +21,21 @@ import redis
 from mcp.client import Client
 
 from coord import delivery, texts
-from coord.config import Config
 from coord.keys import Keys
 from coord.mcp_server import build_server
 from coord.mcp_service import Service
 from coord.store import Store
-from tests.conftest import ValkeyProcess, git, make_repo
+from tests.conftest import git, make_repo
+from tests.integration.conftest import Clock
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.integration
-
-ROLES = ("pm", "backend", "frontend", "qa")
-
-
-class Clock:
-    def __init__(self, now: float = 2_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def make_store(valkey: ValkeyProcess, namespace: str, clock: Clock) -> Iterator[Callable[..., Store]]:
-    stores: list[Store] = []
-
-    def make(**overrides: Any) -> Store:
-        store = Store(valkey.url, namespace, Config(**{"roles": ROLES, **overrides}), clock=clock)
-        stores.append(store)
-        return store
-
-    yield make
-    for s in stores:
-        s.close()
-
 
 @pytest.fixture
 def store(make_store: Callable[..., Store]) -> Store:
     s = make_store()
     s.register("backend", "s1", "/w")
     return s
-
-
-@pytest.fixture
-def raw(valkey: ValkeyProcess) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(valkey.url, decode_responses=True)
-    yield client
-    client.close()
 
 
 def record(raw: redis.Redis, store: Store, role: str = "backend") -> dict[str, Any]:
