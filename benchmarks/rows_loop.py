@@ -81,7 +81,8 @@ def _command_hooks(settings: Path) -> None:
     from coord.catalog.claude import TOOL_NAMES
     from coord.config import Config
 
-    context = render.build_context(replace(Config(), hook_transport="command"), TOOL_NAMES, [])
+    commands = [(name, "") for name in render.AGENT_COMMANDS]  # only the hooks are taken from this render
+    context = render.build_context(replace(Config(), hook_transport="command"), TOOL_NAMES, commands)
     fresh = {f.path: f for f in render.render_files(context, lambda _p: None)}[".claude/settings.json"].content
     data = json.loads(settings.read_text())
     for event in LOOP_EVENTS:

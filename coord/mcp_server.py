@@ -19,6 +19,7 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
+from coord import mcp_wire
 from coord import tool_results as results
 from coord.catalog.claude import SERVER_NAME, Tool
 from coord.errors import CoordError
@@ -148,8 +149,16 @@ def main(extend: Callable[[Any], None] | None = None) -> None:
     server = build_server(service, autostart=True)
     if extend is not None:
         extend(server)
+
+    def answer(arguments: dict[str, str]) -> str:
+        return service.hook(arguments.get("event", ""), arguments.get("stop_hook_active", ""),
+                            arguments.get("notification_type", ""))
+
+    def on_error(exc: Exception) -> str:  # the text the SDK's tool error would carry
+        return exc.line() if isinstance(exc, CoordError) else f"Error executing tool {Tool.HOOK.value}: {exc}"
+
     try:
-        server.run("stdio")
+        mcp_wire.serve(server, answer, on_error)  # coord_hook answered on the wire; the rest by the SDK
     except KeyboardInterrupt:
         pass
     finally:
