@@ -1,16 +1,15 @@
-"""Row 9b: the CPU one coord_hook call adds to a tool call, every process counted, by alternation
-inside one session.
+"""Row 9b: the CPU one coord_hook call adds to a tool call, every process counted, measured inside
+sessions rather than between them.
 
 Whole-session CPU of `claude -p` varies by several ms per tool call from one session to the next
-on this machine (the same 100 calls cost the CLI 50 to 66 s of CPU in one row of runs), far more
-than the 2 ms budget, so the difference of two sessions cannot tell it. Here each session
-alternates two cheap tools, Read and Glob, and the CPU of every process (the CLI, coord mcp,
-Valkey; nanoseconds from /proc/PID/task/*/schedstat) is read at every model request, so each
-interval is one tool call. In the measured session the PostToolUse hook (as rendered, mcp_tool)
-has the matcher "Read": Read calls run it, Glob calls do not. In the baseline session there is no
-loop hook. Added CPU per call = (Read - Glob) measured - (Read - Glob) baseline, per process, each
-the median of the differences of neighbouring intervals: what is left is one hook call, with the
-drift within and between sessions gone.
+on this machine, more than the 2 ms budget, so the difference of two sessions (still noted beside
+the row) cannot tell it. Here each session calls two cheap tools, Read and Glob, in blocks of ten
+(ABBA), and the CPU of every process (the CLI, coord mcp, Valkey; nanoseconds from
+/proc/PID/task/*/schedstat) is read at every model request, so each interval is one tool call. In
+the measured session the PostToolUse hook (as rendered, mcp_tool) has the matcher "Read": Read calls
+run it, Glob calls do not. In the baseline session there is no loop hook. Added CPU per call =
+(Read - Glob) measured - (Read - Glob) baseline, per process, from the mean intervals: one hook call,
+with the drift within and between sessions gone.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from statistics import mean
 from typing import Any
 
 from benchmarks.core import median
@@ -91,10 +91,20 @@ def hooked_on_read(settings: Path) -> None:
     settings.write_text(json.dumps(data, indent=2))
 
 
-def alternating_steps(tree: Path, calls: int, probe: Probe) -> tuple[list[Any], list[str]]:
+BLOCK = 10  # calls of one tool in a row
+
+
+def tool_order(calls: int, block: int = BLOCK) -> list[str]:
+    """Read and Glob in blocks, ABBA (R G G R R G G R ...): a steady drift over the session (the
+    history each request carries grows with every call) weighs on both tools alike."""
+    pattern = ["Read"] * block + ["Glob"] * block + ["Glob"] * block + ["Read"] * block
+    return [pattern[i % len(pattern)] for i in range(calls)]
+
+
+def block_steps(tree: Path, calls: int, probe: Probe) -> tuple[list[Any], list[str]]:
     from tests.e2e.model import Text, ToolCall
 
-    names = ["Read" if i % 2 == 0 else "Glob" for i in range(calls)]
+    names = tool_order(calls)
     by_name = {"Read": ToolCall("Read", {"file_path": str(tree / "README.md")}),
                "Glob": ToolCall("Glob", {"pattern": "README.md"})}
     order = iter(names)
@@ -110,20 +120,16 @@ def alternating_steps(tree: Path, calls: int, probe: Probe) -> tuple[list[Any], 
     return [step] * calls + [last], names
 
 
-def paired(split: dict[str, dict[str, list[float]]], process: str) -> list[float]:
-    """Each Read interval minus the Glob interval right after it: neighbours share the session's
-    state (the history the next request carries grows with every call), so the pair cancels it."""
-    reads, globs = split["Read"].get(process, []), split["Glob"].get(process, [])
-    return [r - g for r, g in zip(reads, globs, strict=False)]
-
-
 def read_minus_glob(run: Callable[[list[Any]], None], tree: Path, calls: int, valkey_pid: int) -> dict[str, float]:
-    """One alternating session: per process, the median of the paired Read - Glob differences, ms."""
+    """One session: per process, mean interval after Read minus mean after Glob, ms. Means, not
+    medians: a hook's cost includes what it leaves for later (garbage, deferred writes), which lands
+    in a later interval, mostly of the same block, and shows as rare long ones."""
     probe = Probe(valkey_pid)
-    steps, names = alternating_steps(tree, calls, probe)
+    steps, names = block_steps(tree, calls, probe)
     run(steps)
-    split = probe.by_tool(names)
-    return {p: median(diffs) for p in PROCESSES if (diffs := paired(split, p))}
+    split = probe.by_tool(names, skip=BLOCK)
+    return {p: mean(split["Read"][p]) - mean(split["Glob"][p])
+            for p in PROCESSES if split["Read"].get(p) and split["Glob"].get(p)}
 
 
 def added_per_call(measured: list[dict[str, float]], baseline: list[dict[str, float]]) -> dict[str, float]:

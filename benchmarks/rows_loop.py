@@ -243,7 +243,7 @@ def _tool_call_rows(ctx: Context, binary: str, rows: list[Row]) -> None:
             order = list(variants) if r % 2 == 0 else list(reversed(variants))
             for role in ("devops", "orchestrator") if r % 2 == 0 else ("orchestrator", "devops"):
                 alternate(role)
-                ctx.log(f"loop: round {r} alternating {role}: {alternating[role][-1]}")
+                ctx.log(f"loop: round {r} blocks {role}: {alternating[role][-1]}")
                 if r == 0:
                     alternating[role].clear()
             for name in order:
@@ -283,7 +283,7 @@ def _tool_call_rows(ctx: Context, binary: str, rows: list[Row]) -> None:
     rows[0].note = f"interval difference {added_wall('with', 'without'):.1f} ms"
     added = loop_cpu.added_per_call(alternating["devops"], alternating["orchestrator"])
     rows[1].figure, rows[1].baseline = sum(added.values()), CPU_BUDGET_MS
-    rows[1].note = ("one hook call, alternating Read (hooked) / Glob in one session: "
+    rows[1].note = ("one hook call, Read (hooked) and Glob in blocks in one session: "
                     + ", ".join(f"{k} {v:.2f} ms" for k, v in added.items())
                     + f"; whole-session CPU difference / calls {added_cpu('with', 'without'):.1f} ms (noisy)")
     # The CLI records durationMs only for a hook that said nothing (9a's case): with output (9c) and

@@ -178,3 +178,24 @@ def test_row_json_round_trips_with_status_and_ratio() -> None:
     row = Row("5", "throughput", unit="msg/s", figure=800.0, baseline=1000.0, target=at_least(0.5))
     data = json.loads(json.dumps(row.to_dict()))
     assert data["status"] == "PASS" and data["ratio"] == pytest.approx(0.8) and data["target"] == ">= 0.5x"
+
+
+# -- row 9b's design (benchmarks/loop_cpu.py) ------------------------------------------------------
+def test_the_tool_order_is_abba_blocks_so_a_steady_drift_weighs_on_both_tools_alike() -> None:
+    from benchmarks.loop_cpu import tool_order
+
+    order = tool_order(80, block=10)
+    assert order[:10] == ["Read"] * 10 and order[10:30] == ["Glob"] * 20 and order[30:50] == ["Read"] * 20
+    positions = {t: [i for i, name in enumerate(order) if name == t] for t in ("Read", "Glob")}
+    assert len(positions["Read"]) == len(positions["Glob"]) == 40
+    assert statistics.mean(positions["Read"]) == statistics.mean(positions["Glob"])  # a linear drift cancels
+
+
+def test_the_added_cost_is_the_difference_of_differences_per_process() -> None:
+    from benchmarks.loop_cpu import added_per_call
+
+    measured = [{"cli": -6.0, "coord mcp": 0.7, "valkey": 0.2}, {"cli": -5.0, "coord mcp": 0.8, "valkey": 0.3},
+                {"cli": -9.0, "coord mcp": 0.6, "valkey": 0.2}]
+    baseline = [{"cli": -10.0, "coord mcp": 0.0}, {"cli": -11.0, "coord mcp": 0.1}, {"cli": -9.5, "coord mcp": 0.0}]
+    added = added_per_call(measured, baseline)
+    assert added == pytest.approx({"cli": 4.0, "coord mcp": 0.7, "valkey": 0.2})
