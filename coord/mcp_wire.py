@@ -85,8 +85,7 @@ def hook_reply(call: HookCall, text: str, era: Era, error: bool = False) -> byte
     if call.modern:
         result["resultType"] = "complete"
         result["_meta"] = {era.server_key: era.stamp}
-    ident = call.id
-    return json.dumps({"jsonrpc": "2.0", "id": ident, "result": result}, ensure_ascii=False).encode() + b"\n"
+    return json.dumps({"jsonrpc": "2.0", "id": call.id, "result": result}, ensure_ascii=False).encode() + b"\n"
 
 
 # -- the adapter ------------------------------------------------------------------------------
@@ -150,9 +149,13 @@ async def _serve(server: Any, answer: Answer, on_error: Callable[[Exception], st
                 call = hook_call(line, era)
                 if call is not None:
                     try:
-                        wire.write(hook_reply(call, answer(call.arguments), era))
+                        reply = hook_reply(call, answer(call.arguments), era)
                     except Exception as exc:  # the SDK turns a failed tool into an error result, not a crash
-                        wire.write(hook_reply(call, on_error(exc), era, error=True))
+                        reply = hook_reply(call, on_error(exc), era, error=True)
+                    try:
+                        wire.write(reply)
+                    except OSError:  # the client closed its end: the session is over
+                        return
                     continue
                 item: SessionMessage | Exception
                 try:
@@ -164,10 +167,16 @@ async def _serve(server: Any, answer: Answer, on_error: Callable[[Exception], st
             anyio.from_thread.run(inbound_send.aclose)
 
     async def write_loop() -> None:
+        gone = False  # the client closed its end: what the SDK still sends is dropped, as it has nowhere to go
         async with outbound_recv:
             async for message in outbound_recv:
+                if gone:
+                    continue
                 data = message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
-                await anyio.to_thread.run_sync(wire.write, data)
+                try:
+                    await anyio.to_thread.run_sync(wire.write, data)
+                except OSError:
+                    gone = True
 
     try:
         async with anyio.create_task_group() as group:

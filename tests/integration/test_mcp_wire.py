@@ -186,3 +186,21 @@ def test_a_real_client_takes_the_wires_replies(repo: Path, coord_env: dict[str, 
                 assert not presence.is_error
 
     anyio.run(scenario)
+
+
+def test_a_client_gone_mid_call_ends_the_session_without_a_traceback(repo: Path, coord_env: dict[str, str]) -> None:
+    pipe = Pipe(repo / ".worktrees" / "backend", server_env(coord_env, "wire-4"))
+    try:
+        initialize(pipe)
+        assert pipe.proc.stdout is not None and pipe.proc.stdin is not None
+        pipe.proc.stdout.close()  # the client stops reading: the reply to this call has nowhere to go
+        pipe.send(hook(1, HOOK_ARGS), request(2, "tools/list"))
+        deadline = time.monotonic() + 60
+        while pipe.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pipe.proc.stdin.close()  # if the broken reply did not end it, the end of stdin must
+        pipe.proc.wait(timeout=60)
+        errors = pipe.stderr()
+        assert pipe.proc.returncode == 0 and "Traceback" not in errors, errors
+    finally:
+        pipe.close()
