@@ -13,10 +13,10 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.e2e.model import Step, Text, ToolCall
+from tests.e2e.model import LoopbackServer, Step, Text, ToolCall
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Reply:
     frames: tuple[bytes, ...] = ()
 
 
-class LoopbackModel:
+class LoopbackModel(LoopbackServer):
     """Serve a script; subclasses say which requests are main ones and how to answer them."""
 
     def __init__(self, steps: list[Step], fallback: str = "done") -> None:
@@ -41,8 +41,6 @@ class LoopbackModel:
         self.errors: list[str] = []
         self._counter = 0
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- what subclasses provide --------------------------------------------------------------
     def is_main(self, path: str, body: dict[str, Any]) -> bool:
@@ -59,11 +57,6 @@ class LoopbackModel:
         return json.dumps(body)
 
     # -- what tests read ----------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
     def all_main_text(self) -> str:
         return "\n".join(self.texts(r) for r in self.main_requests)
 
@@ -140,19 +133,6 @@ class LoopbackModel:
                 self._send(model._handle(self.path, body if isinstance(body, dict) else {}))
 
         return Handler
-
-    def __enter__(self) -> LoopbackModel:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def sse(data: dict[str, Any], event: str | None = None) -> bytes:

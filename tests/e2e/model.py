@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,36 @@ def whole_message(step: ToolCall | Text, msg_id: str, model: str, tool_id: str) 
             "stop_reason": stop, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 5}}
 
 
-class ScriptedModel:
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1:<free port> in a thread, for as long as the context lasts; the
+    scripted models (this one, and tests.e2e.loopback's for Codex and Gemini) say how to answer."""
+
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> Self:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None and self._thread is not None
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class ScriptedModel(LoopbackServer):
     """Serve the script on 127.0.0.1:<free port>; use as a context manager."""
 
     def __init__(self, steps: list[Step], fallback: str = "done") -> None:
@@ -164,15 +193,8 @@ class ScriptedModel:
         self._lock = threading.Lock()
         self._counter = 0
         self._pending: ToolCall | None = None  # a step waiting for the ToolSearch sent for it
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- what tests read -----------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
     def texts(self, request: dict[str, Any]) -> str:
         """All text the model was shown in one request: system prompt and every message block."""
         parts: list[str] = []
@@ -349,15 +371,3 @@ class ScriptedModel:
 
         return Handler
 
-    def __enter__(self) -> ScriptedModel:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)

@@ -1,9 +1,11 @@
-"""Fixtures shared by the store-level integration tests (test_store, test_team_loop): a Store on the
-session's real Valkey with an injected clock, and a redis-py client that checks what was written."""
+"""Fixtures shared by the integration tests: a Store on the session's real Valkey with an injected
+clock, a redis-py client that checks what was written, and a repository with role worktrees the
+way coord makes them (the MCP server tests start sessions in them)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +13,21 @@ import redis
 
 from coord.config import Config
 from coord.store import Store
-from tests.conftest import ValkeyProcess
+from tests.conftest import ValkeyProcess, git, make_repo
 
 ROLES = ("pm", "backend", "frontend", "qa")
+
+
+def repo_with_worktrees(root: Path, roles: Iterable[str]) -> Path:
+    """A repository at root/repo with a worktree per role on agent/<role>/active, each with the
+    role's git identity in its own worktree config."""
+    main = make_repo(root / "repo")
+    git(main, "config", "extensions.worktreeConfig", "true")
+    for role in roles:
+        tree = main / ".worktrees" / role
+        git(main, "worktree", "add", "-q", "-b", f"agent/{role}/active", str(tree))
+        git(tree, "config", "--worktree", "user.email", f"{role}@coord.invalid")
+    return main
 
 
 class Clock:

@@ -25,7 +25,7 @@ from coord.keys import Keys
 from coord.mcp_server import build_server
 from coord.mcp_service import RegistrationState, Service
 from coord.server_process import ValkeyServer
-from tests.conftest import git, make_repo
+from tests.integration.conftest import repo_with_worktrees
 from tests.polling import wait_for_async
 
 pytestmark = pytest.mark.integration
@@ -33,12 +33,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    main = make_repo(tmp_path / "repo")
-    git(main, "config", "extensions.worktreeConfig", "true")
-    for role in ("backend", "frontend"):
-        git(main, "worktree", "add", "-q", "-b", f"agent/{role}/active", str(main / ".worktrees" / role))
-        git(main / ".worktrees" / role, "config", "--worktree", "user.email", f"{role}@coord.invalid")
-    return main
+    return repo_with_worktrees(tmp_path, ("backend", "frontend"))
 
 
 def env_for(base: dict[str, str], role: str | None, session: str) -> dict[str, str]:

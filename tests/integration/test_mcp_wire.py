@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,8 @@ from mcp.client.stdio import StdioServerParameters
 
 from coord.keys import Keys
 from coord.mcp_wire import Era, HookCall, hook_reply
-from tests.conftest import git, make_repo
-from tests.polling import wait_for
+from tests.integration.conftest import repo_with_worktrees
+from tests.polling import DEADLINE, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -33,12 +33,7 @@ HOOK_ARGS = {"event": "PostToolUse", "notification_type": "${notification_type}"
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    main = make_repo(tmp_path / "repo")
-    git(main, "config", "extensions.worktreeConfig", "true")
-    tree = main / ".worktrees" / "backend"
-    git(main, "worktree", "add", "-q", "-b", "agent/backend/active", str(tree))
-    git(tree, "config", "--worktree", "user.email", "backend@coord.invalid")
-    return main
+    return repo_with_worktrees(tmp_path, ["backend"])
 
 
 def server_env(coord_env: dict[str, str], session: str) -> dict[str, str]:
@@ -56,11 +51,14 @@ def coord_bin() -> str:
 
 
 class Pipe:
-    """`coord mcp` on raw pipes: lines in, lines out, read with a deadline."""
+    """`coord mcp` on raw pipes: lines in, lines out. A guard kills the server after DEADLINE
+    seconds, so a reply that never comes ends the read (and the test) instead of hanging it."""
 
     def __init__(self, cwd: Path, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen([coord_bin(), "mcp"], cwd=cwd, env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._guard = threading.Timer(DEADLINE, self.proc.kill)
+        self._guard.start()
         self.replies: dict[Any, dict[str, Any]] = {}
 
     def send(self, *messages: dict[str, Any] | bytes) -> None:
@@ -87,6 +85,7 @@ class Pipe:
         return self.proc.stderr.read().decode(errors="replace")
 
     def close(self) -> None:
+        self._guard.cancel()
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=30)
@@ -163,10 +162,7 @@ def test_closing_stdin_ends_the_session_and_the_process(repo: Path, coord_env: d
         assert record()["activity"] == "idle"  # the Stop hook went through the wire to the store
         assert pipe.proc.stdin is not None
         pipe.proc.stdin.close()
-        deadline = time.monotonic() + 60
-        while pipe.proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert pipe.proc.returncode == 0, pipe.stderr()
+        assert pipe.proc.wait(timeout=60) == 0, pipe.stderr()
         assert record()["status"] == "inactive"  # shutdown ran: history kept, role free
     finally:
         pipe.close()
@@ -195,11 +191,7 @@ def test_a_client_gone_mid_call_ends_the_session_without_a_traceback(repo: Path,
         assert pipe.proc.stdout is not None and pipe.proc.stdin is not None
         pipe.proc.stdout.close()  # the client stops reading: the reply to this call has nowhere to go
         pipe.send(hook(1, HOOK_ARGS), request(2, "tools/list"))
-        deadline = time.monotonic() + 60
-        while pipe.proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        pipe.proc.stdin.close()  # if the broken reply did not end it, the end of stdin must
-        pipe.proc.wait(timeout=60)
+        pipe.proc.wait(timeout=60)  # the failed reply ends the session by itself: stdin is still open
         errors = pipe.stderr()
         assert pipe.proc.returncode == 0 and "Traceback" not in errors, errors
     finally:

@@ -25,8 +25,7 @@ from coord.keys import Keys
 from coord.mcp_server import build_server
 from coord.mcp_service import Service
 from coord.store import Store
-from tests.conftest import git, make_repo
-from tests.integration.conftest import Clock
+from tests.integration.conftest import Clock, repo_with_worktrees
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.integration
@@ -225,12 +224,7 @@ def test_activity_follows_the_hooks_with_the_time_it_changed(store: Store, raw: 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    main = make_repo(tmp_path / "repo")
-    git(main, "config", "extensions.worktreeConfig", "true")
-    tree = main / ".worktrees" / "backend"
-    git(main, "worktree", "add", "-q", "-b", "agent/backend/active", str(tree))
-    git(tree, "config", "--worktree", "user.email", "backend@coord.invalid")
-    return main
+    return repo_with_worktrees(tmp_path, ["backend"])
 
 
 def test_the_hook_tool_answers_like_the_command_hook(repo: Path, coord_env: dict[str, str]) -> None:
