@@ -117,6 +117,19 @@ def _open(paths: Any, config: Any, start_server: bool) -> Any:
     return open_store(paths, config, start_server=start_server, timeout=STORE_TIMEOUT)
 
 
+def admitted(payload: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[str, Any, Any, Identity] | None:
+    """(session id, paths, config, identity) of a session coord admitted, or None: for the hooks
+    that say nothing at all about a session that is not coordinated (SessionEnd, the loop events)."""
+    session_id = session_id_of(payload, environ)
+    if session_id is None:
+        return None
+    try:
+        paths, config = locate(payload, environ)
+        return session_id, paths, config, session_identity(paths, config, environ)
+    except CoordError:
+        return None
+
+
 def on_session_start(payload: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any] | None:
     event = "SessionStart"
     session_id = session_id_of(payload, environ)
@@ -186,14 +199,10 @@ def on_user_prompt_submit(payload: Mapping[str, Any], environ: Mapping[str, str]
 
 
 def on_session_end(payload: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any] | None:
-    session_id = session_id_of(payload, environ)
-    if session_id is None:
-        return None
-    try:
-        paths, config = locate(payload, environ)
-        identity = session_identity(paths, config, environ)
-    except CoordError:
+    session = admitted(payload, environ)
+    if session is None:
         return None  # a session coord never admitted has nothing to deregister
+    session_id, paths, config, identity = session
     reason = payload.get("reason") if isinstance(payload.get("reason"), str) else "other"
     try:
         with _open(paths, config, start_server=False) as store:
@@ -296,12 +305,11 @@ def on_loop_event(event: str, payload: Mapping[str, Any], environ: Mapping[str, 
     tool call and never warns per call: not coordinated, or Redis down, means no output at all."""
     from coord import delivery
 
-    session_id = session_id_of(payload, environ)
-    if session_id is None:
+    session = admitted(payload, environ)
+    if session is None:
         return None
+    session_id, paths, config, identity = session
     try:
-        paths, config = locate(payload, environ)
-        identity = session_identity(paths, config, environ)
         with _open(paths, config, start_server=False) as store:
             return delivery.answer(store, identity.role, session_id, event, payload)
     except CoordError:
