@@ -95,7 +95,7 @@ def pane() -> Iterator[Pane]:
 def table_rows(screen: str) -> list[str]:
     """The roles of the status table, top to bottom, as shown (the first word of each row)."""
     lines = screen.splitlines()
-    header = next(i for i, line in enumerate(lines) if "ROLE" in line and "PRESENCE" in line)
+    header = max(i for i, line in enumerate(lines) if "ROLE" in line and "PRESENCE" in line)  # the live one
     roles = []
     for line in lines[header + 1:]:
         words = line.strip(" │┃").split()
@@ -199,7 +199,11 @@ def test_watch_jump_key_switches_the_client_to_the_role_window(tmp_path: Path, v
         def screen() -> str:
             return team_server.run("capture-pane", "-p", "-t", "=cockpit:", check=False)
 
-        wait_for(lambda: "Redis ok" in screen() and "backend" in screen(), "the watch in the client", timeout=DEADLINE)
+        # Ready: the table lists backend and the footer offers the jump. Not the banner: under full
+        # CPU load this nested client showed, in 2 to 3 runs of 10, a stale copy of the table's header
+        # over the banner while the rest was live (Textual drew one row more than the pane had; cause
+        # not found). The banner's text is checked in a plain pane by test_watch_in_a_real_tmux_pane.
+        wait_for(lambda: "backend" in screen() and "j Jump" in screen(), "the watch in the client", timeout=DEADLINE)
         wait_for(lambda: [c[0] for c in client_view(team_server)] == ["cockpit"], "the client on the cockpit session")
         rows = table_rows(screen())
         team_server.run("send-keys", "-t", "=cockpit:", *["Down"] * rows.index("backend"))

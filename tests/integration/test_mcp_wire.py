@@ -11,6 +11,8 @@ import json
 import shutil
 import subprocess
 import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,65 +109,66 @@ def initialize(pipe: Pipe) -> None:
     assert answer["result"]["serverInfo"]["name"] == "coord", answer
 
 
-def test_hook_calls_are_answered_on_the_wire_and_the_rest_by_the_sdk(repo: Path, coord_env: dict[str, str],
-                                                                     raw: redis.Redis) -> None:
-    keys = Keys(coord_env["COORD_NAMESPACE"])
-    pipe = Pipe(repo / ".worktrees" / "backend", server_env(coord_env, "wire-1"))
+@pytest.fixture
+def pipe(repo: Path, coord_env: dict[str, str]) -> Iterator[Pipe]:
+    """`coord mcp` as backend, initialized over a raw pipe; killed at the end if still running."""
+    opened = Pipe(repo / ".worktrees" / "backend", server_env(coord_env, f"wire-{uuid.uuid4().hex[:8]}"))
     try:
-        initialize(pipe)
-        wait_for(lambda: raw.hget(keys.presence, "backend") is not None, "the server to register its session")
-        pipe.send(hook(1, HOOK_ARGS))
-        line, answer = pipe.reply(1)
-        # nothing new: zero characters, in the wire's own reply (the SDK's would differ byte for byte)
-        assert line == hook_reply(HookCall(1, HOOK_ARGS), "", LEGACY), line
-        from coord.config import load_config
-        from coord.repo import find_repo
-        from coord.store import open_store
-
-        paths = find_repo(repo)
-        store = open_store(paths, load_config(paths.main_root, coord_env))
-        store.publish("pm", "backend", "TASK_ASSIGNMENT", "add the /v1/items endpoint")
-        # Pipelined: a hook call with a string id, the tool list, a line that is not JSON, a hook call
-        # the wire leaves to the SDK (an argument coord_hook does not take), and an ordinary tool.
-        pipe.send(hook("h-2", HOOK_ARGS), request(3, "tools/list"), b"{not json\n",
-                  hook(4, {**HOOK_ARGS, "unknown": "x"}), request(5, "tools/call", {"name": "coord_get_notifications"}))
-        line, answer = pipe.reply("h-2")
-        text = answer["result"]["content"][0]["text"]
-        assert line == hook_reply(HookCall("h-2", HOOK_ARGS), text, LEGACY) and not answer["result"]["isError"]
-        shown = json.loads(text)["hookSpecificOutput"]
-        assert shown["hookEventName"] == "PostToolUse" and "add the /v1/items endpoint" in shown["additionalContext"]
-        _, listed = pipe.reply(3)
-        assert "coord_hook" in [t["name"] for t in listed["result"]["tools"]]
-        _, by_sdk = pipe.reply(4)  # answered by the SDK: same tool, and the mail is not shown twice
-        assert by_sdk["result"]["isError"] is False and by_sdk["result"]["content"][0]["text"] == ""
-        _, counted = pipe.reply(5)
-        assert json.loads(counted["result"]["content"][0]["text"])["pending"] == 1
-        store.close()
+        initialize(opened)
+        yield opened
     finally:
-        pipe.close()
+        opened.close()
 
 
-def test_closing_stdin_ends_the_session_and_the_process(repo: Path, coord_env: dict[str, str],
+def test_hook_calls_are_answered_on_the_wire_and_the_rest_by_the_sdk(
+        pipe: Pipe, repo: Path, coord_env: dict[str, str], raw: redis.Redis) -> None:
+    keys = Keys(coord_env["COORD_NAMESPACE"])
+    wait_for(lambda: raw.hget(keys.presence, "backend") is not None, "the server to register its session")
+    pipe.send(hook(1, HOOK_ARGS))
+    line, answer = pipe.reply(1)
+    # nothing new: zero characters, in the wire's own reply (the SDK's would differ byte for byte)
+    assert line == hook_reply(HookCall(1, HOOK_ARGS), "", LEGACY), line
+    from coord.config import load_config
+    from coord.repo import find_repo
+    from coord.store import open_store
+
+    paths = find_repo(repo)
+    store = open_store(paths, load_config(paths.main_root, coord_env))
+    store.publish("pm", "backend", "TASK_ASSIGNMENT", "add the /v1/items endpoint")
+    # Pipelined: a hook call with a string id, the tool list, a line that is not JSON, a hook call
+    # the wire leaves to the SDK (an argument coord_hook does not take), and an ordinary tool.
+    pipe.send(hook("h-2", HOOK_ARGS), request(3, "tools/list"), b"{not json\n",
+              hook(4, {**HOOK_ARGS, "unknown": "x"}), request(5, "tools/call", {"name": "coord_get_notifications"}))
+    line, answer = pipe.reply("h-2")
+    text = answer["result"]["content"][0]["text"]
+    assert line == hook_reply(HookCall("h-2", HOOK_ARGS), text, LEGACY) and not answer["result"]["isError"]
+    shown = json.loads(text)["hookSpecificOutput"]
+    assert shown["hookEventName"] == "PostToolUse" and "add the /v1/items endpoint" in shown["additionalContext"]
+    _, listed = pipe.reply(3)
+    assert "coord_hook" in [t["name"] for t in listed["result"]["tools"]]
+    _, by_sdk = pipe.reply(4)  # answered by the SDK: same tool, and the mail is not shown twice
+    assert by_sdk["result"]["isError"] is False and by_sdk["result"]["content"][0]["text"] == ""
+    _, counted = pipe.reply(5)
+    assert json.loads(counted["result"]["content"][0]["text"])["pending"] == 1
+    store.close()
+
+
+def test_closing_stdin_ends_the_session_and_the_process(pipe: Pipe, coord_env: dict[str, str],
                                                        raw: redis.Redis) -> None:
     keys = Keys(coord_env["COORD_NAMESPACE"])
-    pipe = Pipe(repo / ".worktrees" / "backend", server_env(coord_env, "wire-2"))
-    try:
-        initialize(pipe)
-        pipe.send(hook(1, {"event": "Stop", "stop_hook_active": "false"}))
-        pipe.reply(1)
+    pipe.send(hook(1, {"event": "Stop", "stop_hook_active": "false"}))
+    pipe.reply(1)
 
-        def record() -> dict[str, Any]:
-            found = raw.hget(keys.presence, "backend")
-            return json.loads(found) if found else {}
+    def record() -> dict[str, Any]:
+        found = raw.hget(keys.presence, "backend")
+        return json.loads(found) if found else {}
 
-        wait_for(lambda: record().get("status") == "active", "the session to be active")
-        assert record()["activity"] == "idle"  # the Stop hook went through the wire to the store
-        assert pipe.proc.stdin is not None
-        pipe.proc.stdin.close()
-        assert pipe.proc.wait(timeout=60) == 0, pipe.stderr()
-        assert record()["status"] == "inactive"  # shutdown ran: history kept, role free
-    finally:
-        pipe.close()
+    wait_for(lambda: record().get("status") == "active", "the session to be active")
+    assert record()["activity"] == "idle"  # the Stop hook went through the wire to the store
+    assert pipe.proc.stdin is not None
+    pipe.proc.stdin.close()
+    assert pipe.proc.wait(timeout=60) == 0, pipe.stderr()
+    assert record()["status"] == "inactive"  # shutdown ran: history kept, role free
 
 
 def test_a_real_client_takes_the_wires_replies(repo: Path, coord_env: dict[str, str]) -> None:
@@ -184,15 +187,10 @@ def test_a_real_client_takes_the_wires_replies(repo: Path, coord_env: dict[str, 
     anyio.run(scenario)
 
 
-def test_a_client_gone_mid_call_ends_the_session_without_a_traceback(repo: Path, coord_env: dict[str, str]) -> None:
-    pipe = Pipe(repo / ".worktrees" / "backend", server_env(coord_env, "wire-4"))
-    try:
-        initialize(pipe)
-        assert pipe.proc.stdout is not None and pipe.proc.stdin is not None
-        pipe.proc.stdout.close()  # the client stops reading: the reply to this call has nowhere to go
-        pipe.send(hook(1, HOOK_ARGS), request(2, "tools/list"))
-        pipe.proc.wait(timeout=60)  # the failed reply ends the session by itself: stdin is still open
-        errors = pipe.stderr()
-        assert pipe.proc.returncode == 0 and "Traceback" not in errors, errors
-    finally:
-        pipe.close()
+def test_a_client_gone_mid_call_ends_the_session_without_a_traceback(pipe: Pipe) -> None:
+    assert pipe.proc.stdout is not None and pipe.proc.stdin is not None
+    pipe.proc.stdout.close()  # the client stops reading: the reply to this call has nowhere to go
+    pipe.send(hook(1, HOOK_ARGS), request(2, "tools/list"))
+    pipe.proc.wait(timeout=60)  # the failed reply ends the session by itself: stdin is still open
+    errors = pipe.stderr()
+    assert pipe.proc.returncode == 0 and "Traceback" not in errors, errors
